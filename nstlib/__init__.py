@@ -1,0 +1,19 @@
+"""nstlib: the small, tested library behind the neural-style-transfer course."""
+
+from .device import default_device, seed_everything
+from .errors import NSTError
+from .features import CONTENT_LAYERS, STYLE_LAYERS, FeatureExtractor
+from .images import load_image, postprocess, preprocess, resize, show_images, to_rgb
+from .losses import LossTerms, StyleTransferLoss, content_loss, gram, style_loss, tv_loss
+from .synthesis import SynthesizedImage, init_image
+from .training import TrainResult, stylize, train
+from .vgg import LAYERS, load_vgg19
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "CONTENT_LAYERS", "LAYERS", "STYLE_LAYERS", "FeatureExtractor", "LossTerms", "NSTError",
+    "StyleTransferLoss", "SynthesizedImage", "TrainResult", "content_loss", "default_device",
+    "gram", "init_image", "load_image", "load_vgg19", "postprocess", "preprocess", "resize",
+    "seed_everything", "show_images", "stylize", "style_loss", "to_rgb", "train", "tv_loss",
+]

@@ -1,0 +1,90 @@
+"""Tap named VGG-19 layers: the encoder that every loss in the course looks through."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import torch
+from torch import nn
+
+from .errors import NSTError
+from .vgg import LAYER_NAMES, layer_index, load_vgg19
+
+#: Gatys et al. 2016's layers. Their Caffe code tapped conv layers whose outputs Caffe's
+#: in-place ReLU had already rectified, so their "conv1_1" is what we call relu1_1.
+STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
+#: The paper's content layer. d2l taps index 25 (conv4_4, rectified by the in-place ReLU).
+CONTENT_LAYERS = ("conv4_2",)
+
+
+class FeatureExtractor(nn.Module):
+    """Return the activations of named VGG-19 layers as a dict name -> tensor.
+
+    The network is cut after the deepest requested layer, is in eval mode with frozen
+    parameters, and a ReLU right after a tapped layer is made non-in-place, so a returned
+    conv output is never overwritten by the ReLU that follows it.
+    """
+
+    def __init__(
+        self,
+        layers: Iterable[str] = STYLE_LAYERS + CONTENT_LAYERS,
+        net: nn.Sequential | None = None,
+        weights: str = "caffe",
+        pooling: str = "max",
+        device: torch.device | str | None = None,
+    ) -> None:
+        super().__init__()
+        self.layers = tuple(dict.fromkeys(layers))  # de-duplicated, order kept
+        if not self.layers:
+            raise NSTError("FeatureExtractor needs at least one layer name")
+        if pooling not in ("max", "avg"):
+            raise NSTError(f"unknown pooling {pooling!r}; use 'max' or 'avg'")
+        indices = {name: layer_index(name) for name in self.layers}
+        self.deepest = max(indices.values())
+        net = net if net is not None else load_vgg19(weights, device=device)
+        modules: list[nn.Module] = []
+        for i, module in enumerate(list(net)[: self.deepest + 1]):
+            if isinstance(module, nn.ReLU) and (i - 1) in indices.values():
+                module = nn.ReLU(inplace=False)
+            elif isinstance(module, nn.MaxPool2d) and pooling == "avg":
+                # Gatys et al. report smoother results with average pooling.
+                module = nn.AvgPool2d(kernel_size=2, stride=2)
+            modules.append(module)
+        self.net = nn.Sequential(*modules)
+        self._taps: dict[int, list[str]] = {}
+        for name, i in indices.items():
+            self._taps.setdefault(i, []).append(name)
+        self.requires_grad_(False)
+        self.eval()
+
+    @property
+    def min_size(self) -> int:
+        """Smallest image side the truncated net can take (it halves the image at each pool)."""
+        pools = sum(1 for n in LAYER_NAMES[: self.deepest + 1] if n.startswith("pool"))
+        return 2**pools
+
+    def check_input(self, x: torch.Tensor, what: str = "image") -> None:
+        """Raise a one-line NSTError unless x is a (N, 3, H, W) tensor big enough for the net."""
+        if x.dim() != 4 or x.shape[1] != 3:
+            raise NSTError(f"{what}: expected a (N, 3, H, W) tensor, got shape {tuple(x.shape)}")
+        h, w = x.shape[-2:]
+        if min(h, w) < self.min_size:
+            raise NSTError(
+                f"{what} is {w}x{h} px; VGG-19 halves it at each pool before "
+                f"{LAYER_NAMES[self.deepest]}, so each side needs at least {self.min_size} px; "
+                "use a larger image or size"
+            )
+
+    def train(self, mode: bool = True) -> "FeatureExtractor":
+        """Stay in eval mode: the encoder is a fixed measuring instrument."""
+        return super().train(False)
+
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Activations of every requested layer, keyed by layer name."""
+        self.check_input(x)
+        out: dict[str, torch.Tensor] = {}
+        for i, module in enumerate(self.net):
+            x = module(x)
+            for name in self._taps.get(i, ()):
+                out[name] = x
+        return out

@@ -1,0 +1,143 @@
+"""Content, style (Gram) and total-variation losses, and their weighted total.
+
+Normalisations (the same as d2l 14.12, so its weights 1 / 1e4 / 10 carry over):
+
+* content loss = mean over all elements of (F_hat - F)^2
+* Gram matrix  G = F F^T / (C * H * W), with F the (C, H*W) feature matrix
+* style loss   = mean over the C x C entries of (G_hat - G)^2, per layer
+* TV loss      = (mean |x[i+1, j] - x[i, j]| + mean |x[i, j+1] - x[i, j]|) / 2
+
+Gatys et al. write the style loss as sum (G - A)^2 / (4 N^2 M^2) with an unnormalised Gram,
+which is (1/4) x our per-layer loss times C^2: so their style weights are not ours.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+from .errors import NSTError
+from .features import CONTENT_LAYERS, STYLE_LAYERS, FeatureExtractor
+
+
+def content_loss(y_hat: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Mean squared difference between two feature maps."""
+    return torch.square(y_hat - y).mean()
+
+
+def gram(x: torch.Tensor) -> torch.Tensor:
+    """Gram matrix of (N, C, H, W) features -> (N, C, C), divided by C*H*W."""
+    n, c, h, w = x.shape
+    f = x.reshape(n, c, h * w)
+    return f @ f.transpose(1, 2) / (c * h * w)
+
+
+def style_loss(y_hat: torch.Tensor, gram_y: torch.Tensor) -> torch.Tensor:
+    """Mean squared difference between the Gram of features y_hat and a target Gram."""
+    return torch.square(gram(y_hat) - gram_y).mean()
+
+
+def tv_loss(x: torch.Tensor) -> torch.Tensor:
+    """Total variation: mean absolute difference of vertical and horizontal neighbours."""
+    return 0.5 * (
+        (x[:, :, 1:, :] - x[:, :, :-1, :]).abs().mean()
+        + (x[:, :, :, 1:] - x[:, :, :, :-1]).abs().mean()
+    )
+
+
+@dataclass
+class LossTerms:
+    """One evaluation of the objective: weighted terms, their sum, and per-layer style losses."""
+
+    content: torch.Tensor
+    style: torch.Tensor
+    tv: torch.Tensor
+    total: torch.Tensor
+    style_per_layer: dict[str, torch.Tensor] = field(default_factory=dict)
+
+    def as_floats(self) -> dict[str, float]:
+        """The four headline numbers as plain floats (for logs and plots)."""
+        return {k: getattr(self, k).item() for k in ("content", "style", "tv", "total")}
+
+
+def _check_weight(name: str, value: float) -> float:
+    value = float(value)
+    if not value >= 0:  # also catches NaN
+        raise NSTError(f"{name} must be >= 0, got {value}")
+    return value
+
+
+class StyleTransferLoss(nn.Module):
+    """Gatys' objective with precomputed targets: weighted content + style + TV loss.
+
+    The content features and the style Grams are computed once here, not at every step.
+    """
+
+    def __init__(
+        self,
+        extractor: FeatureExtractor,
+        content: torch.Tensor,
+        style: torch.Tensor,
+        content_layers: Sequence[str] = CONTENT_LAYERS,
+        style_layers: Sequence[str] = STYLE_LAYERS,
+        content_weight: float = 1.0,
+        style_weight: float = 1e4,
+        tv_weight: float = 10.0,
+        style_layer_weights: Mapping[str, float] | Sequence[float] | None = None,
+    ) -> None:
+        super().__init__()
+        missing = [n for n in (*content_layers, *style_layers) if n not in extractor.layers]
+        if missing:
+            raise NSTError(
+                f"the extractor does not tap {', '.join(missing)}; build it with "
+                "FeatureExtractor(layers=content_layers + style_layers)"
+            )
+        self.extractor = extractor
+        self.content_layers = tuple(content_layers)
+        self.style_layers = tuple(style_layers)
+        self.content_weight = _check_weight("content_weight", content_weight)
+        self.style_weight = _check_weight("style_weight", style_weight)
+        self.tv_weight = _check_weight("tv_weight", tv_weight)
+        self.layer_weights = self._layer_weights(style_layer_weights)
+        extractor.check_input(content, "content image")
+        extractor.check_input(style, "style image")
+        self.content_shape = tuple(content.shape[-2:])
+        with torch.no_grad():
+            feats = extractor(content)
+            self.content_targets = {n: feats[n].detach() for n in self.content_layers}
+            feats = extractor(style)
+            self.style_targets = {n: gram(feats[n]).detach() for n in self.style_layers}
+
+    def _layer_weights(self, given: Mapping[str, float] | Sequence[float] | None) -> dict[str, float]:
+        if given is None:
+            return dict.fromkeys(self.style_layers, 1.0)
+        if isinstance(given, Mapping):
+            unknown = set(given) - set(self.style_layers)
+            if unknown:
+                raise NSTError(f"style_layer_weights names layers not in style_layers: {sorted(unknown)}")
+            return {n: _check_weight(f"weight of {n}", given.get(n, 0.0)) for n in self.style_layers}
+        if len(given) != len(self.style_layers):
+            raise NSTError(
+                f"{len(given)} style_layer_weights for {len(self.style_layers)} style layers; "
+                "give one weight per layer"
+            )
+        return {n: _check_weight(f"weight of {n}", w) for n, w in zip(self.style_layers, given)}
+
+    def forward(self, image: torch.Tensor) -> LossTerms:
+        """Evaluate all terms on a normalised (1, 3, H, W) image."""
+        if tuple(image.shape[-2:]) != self.content_shape:
+            raise NSTError(
+                f"image is {tuple(image.shape[-2:])} (H, W) but the content is {self.content_shape}; "
+                "synthesise at the content's size"
+            )
+        feats = self.extractor(image)
+        zero = image.new_zeros(())
+        content = sum((content_loss(feats[n], t) for n, t in self.content_targets.items()), zero)
+        per_layer = {n: style_loss(feats[n], t) for n, t in self.style_targets.items()}
+        style = sum((self.layer_weights[n] * v for n, v in per_layer.items()), zero)
+        tv = tv_loss(image)
+        content, style, tv = self.content_weight * content, self.style_weight * style, self.tv_weight * tv
+        return LossTerms(content, style, tv, content + style + tv, per_layer)

@@ -55,7 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--init", choices=INITS, default="content")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument(
-        "--weights", choices=[w for w in WEIGHTS if w != "caffe-raw"], default="caffe",
+        "--weights",
+        choices=[w for w in WEIGHTS if w != "caffe-raw"],
+        default="caffe",
         help="VGG-19 weights (default caffe: the original, offline)",
     )
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda if present)")
@@ -88,9 +90,17 @@ def run(args: argparse.Namespace) -> Path:
     start = time.perf_counter()
     try:
         result = stylize(
-            content, style, weights=args.weights, content_weight=args.content_weight,
-            style_weight=args.style_weight, tv_weight=args.tv_weight, init=args.init,
-            seed=args.seed, optimizer=args.optimizer, steps=args.steps, lr=args.lr,
+            content,
+            style,
+            weights=args.weights,
+            content_weight=args.content_weight,
+            style_weight=args.style_weight,
+            tv_weight=args.tv_weight,
+            init=args.init,
+            seed=args.seed,
+            optimizer=args.optimizer,
+            steps=args.steps,
+            lr=args.lr,
             progress=not args.quiet,
         )
     except NSTError as err:

@@ -75,7 +75,7 @@ class FeatureExtractor(nn.Module):
                 "use a larger image or size"
             )
 
-    def train(self, mode: bool = True) -> "FeatureExtractor":
+    def train(self, mode: bool = True) -> FeatureExtractor:
         """Stay in eval mode: the encoder is a fixed measuring instrument."""
         return super().train(False)
 

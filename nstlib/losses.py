@@ -43,8 +43,7 @@ def style_loss(y_hat: torch.Tensor, gram_y: torch.Tensor) -> torch.Tensor:
 def tv_loss(x: torch.Tensor) -> torch.Tensor:
     """Total variation: mean absolute difference of vertical and horizontal neighbours."""
     return 0.5 * (
-        (x[:, :, 1:, :] - x[:, :, :-1, :]).abs().mean()
-        + (x[:, :, :, 1:] - x[:, :, :, :-1]).abs().mean()
+        (x[:, :, 1:, :] - x[:, :, :-1, :]).abs().mean() + (x[:, :, :, 1:] - x[:, :, :, :-1]).abs().mean()
     )
 
 
@@ -124,7 +123,7 @@ class StyleTransferLoss(nn.Module):
                 f"{len(given)} style_layer_weights for {len(self.style_layers)} style layers; "
                 "give one weight per layer"
             )
-        return {n: _check_weight(f"weight of {n}", w) for n, w in zip(self.style_layers, given)}
+        return {n: _check_weight(f"weight of {n}", w) for n, w in zip(self.style_layers, given, strict=True)}
 
     def forward(self, image: torch.Tensor) -> LossTerms:
         """Evaluate all terms on a normalised (1, 3, H, W) image."""

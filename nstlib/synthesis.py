@@ -46,7 +46,7 @@ class SynthesizedImage(nn.Module):
     @classmethod
     def from_init(
         cls, content: torch.Tensor, style: torch.Tensor | None = None, init: str = "content", seed: int = 0
-    ) -> "SynthesizedImage":
+    ) -> SynthesizedImage:
         """Build one from `init_image`'s starting points."""
         return cls(init_image(content, style, init, seed))
 

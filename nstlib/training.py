@@ -144,8 +144,15 @@ def stylize(
             tuple(content_layers) + tuple(style_layers), weights=weights, device=content.device
         )
     loss_fn = StyleTransferLoss(
-        extractor, content, style, content_layers, style_layers,
-        content_weight, style_weight, tv_weight, style_layer_weights,
+        extractor,
+        content,
+        style,
+        content_layers,
+        style_layers,
+        content_weight,
+        style_weight,
+        tv_weight,
+        style_layer_weights,
     )
     synth = SynthesizedImage.from_init(content, style, init, seed).to(content.device)
     return train(synth, loss_fn, **train_kwargs)

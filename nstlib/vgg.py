@@ -183,15 +183,15 @@ def load_vgg19(
         raise NSTError(f"unknown weights {weights!r}; choose one of {', '.join(WEIGHTS)}")
     # make_layers builds only the 37 feature modules; vgg19() would also initialise the
     # 120M-parameter classifier we never use (2.8 s against 0.2 s on a 2-core CPU).
-    net = make_layers(cfgs["E"])
-    if weights == "random":
-        with torch.random.fork_rng(devices=[]):  # leave the caller's RNG stream untouched
-            torch.manual_seed(seed)
+    with torch.random.fork_rng(devices=[]):  # leave the caller's RNG stream untouched
+        torch.manual_seed(seed)
+        net = make_layers(cfgs["E"])
+        if weights == "random":
             for m in net:
                 if isinstance(m, nn.Conv2d):  # torchvision's VGG initialisation
                     nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
                     nn.init.zeros_(m.bias)
-    elif weights in ("caffe", "caffe-raw"):
+    if weights in ("caffe", "caffe-raw"):
         net.load_state_dict(_cached_caffe_state_dict(weights == "caffe"), strict=True)
     elif weights == "torchvision":
         net.load_state_dict(_torchvision_state_dict(), strict=True)

@@ -1,0 +1,99 @@
+import shutil
+import subprocess
+import sys
+
+import pytest
+from PIL import Image
+
+from conftest import IMG, ROOT
+from nstlib.cli import main
+
+CAT = str(IMG / "content" / "chelsea-cat.jpg")
+CAFE = str(IMG / "style" / "van-gogh-night-cafe.jpg")
+FAST = ["--size", "32", "--steps", "2", "--quiet"]
+
+
+def test_writes_the_result_and_says_where(tmp_path, capsys):
+    out = tmp_path / "out.png"
+    assert main([CAT, CAFE, "-o", str(out), *FAST, "--optimizer", "adam"]) == 0
+    assert Image.open(out).size == (32, 21)
+    said = capsys.readouterr().out
+    assert said.startswith(f"wrote {out} (32x21 px, 2 adam steps, caffe weights, cpu) in ") and said.endswith(
+        " s\n"
+    )
+
+
+def test_refuses_to_overwrite_inputs(tmp_path, capsys):
+    content = tmp_path / "cat.jpg"
+    shutil.copy(CAT, content)
+    before = content.read_bytes()
+    assert main([str(content), CAFE, "-o", str(content), *FAST]) == 2
+    assert content.read_bytes() == before
+    assert "is an input image" in capsys.readouterr().err
+    link = tmp_path / "link.jpg"
+    link.symlink_to(content)
+    assert main([str(content), CAFE, "-o", str(link), *FAST]) == 2
+
+
+def test_existing_output_needs_force(tmp_path, capsys):
+    out = tmp_path / "out.jpg"
+    out.write_bytes(b"keep me")
+    assert main([CAT, CAFE, "-o", str(out), *FAST]) == 2
+    assert out.read_bytes() == b"keep me"
+    assert "add --force" in capsys.readouterr().err
+    assert main([CAT, CAFE, "-o", str(out), *FAST, "--force"]) == 0
+    assert Image.open(out).size == (32, 21)
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["missing.jpg", CAFE], "missing.jpg: no such file"),
+        ([str(IMG), CAFE], "is a directory"),
+        ([CAT, CAFE, "--size", "8"], f"content image {CAT} is 8x5 px; .* at least 16 px"),
+    ],
+)
+def test_bad_input_gives_one_line(tmp_path, capsys, args, message):
+    import re
+
+    assert main([*args, "-o", str(tmp_path / "o.jpg"), "--steps", "1", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error: ") and re.search(message, err)
+    assert not (tmp_path / "o.jpg").exists()
+
+
+def test_bad_files(tmp_path, capsys):
+    text = tmp_path / "style.jpg"
+    text.write_text("hello")
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(open(CAT, "rb").read()[:3000])
+    assert main([CAT, str(text), "-o", str(tmp_path / "a.jpg"), *FAST]) == 2
+    assert main([str(broken), CAFE, "-o", str(tmp_path / "b.jpg"), *FAST]) == 2
+    assert main([CAT, CAFE, "-o", str(tmp_path / "c.txt"), *FAST]) == 2
+    assert main([CAT, CAFE, "-o", str(tmp_path / "no" / "c.jpg"), *FAST]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert "style.jpg: not an image" in err[0] and "broken.jpg: the file is damaged or truncated" in err[1]
+    assert "unknown image type '.txt'" in err[2] and "does not exist; create it first" in err[3]
+
+
+@pytest.mark.parametrize(
+    "flag, value, message",
+    [
+        ("--steps", "-3", "argument --steps: must be >= 0, got -3"),
+        ("--style-weight", "-1", "argument --style-weight: must be >= 0"),
+        ("--size", "0", "argument --size: must be a positive number"),
+        ("--optimizer", "sgd", "argument --optimizer: invalid choice: 'sgd'"),
+        ("--weights", "imagenet", "argument --weights: invalid choice: 'imagenet'"),
+    ],
+)
+def test_bad_options(tmp_path, capsys, flag, value, message):
+    with pytest.raises(SystemExit) as exit_info:
+        main([CAT, CAFE, "-o", str(tmp_path / "o.jpg"), flag, value])
+    assert exit_info.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_python_dash_m_entry_point():
+    done = subprocess.run(
+        [sys.executable, "-m", "nstlib", "--help"], capture_output=True, text=True, cwd=ROOT
+    )
+    assert done.returncode == 0 and "--style-weight" in done.stdout and "content" in done.stdout

@@ -1,0 +1,65 @@
+import pytest
+import torch
+from torch.nn import functional as F
+
+import nstlib as nl
+from conftest import small
+
+
+def test_inplace_relu_trap_is_avoided(caffe_net):
+    x = small("content/chelsea-cat.jpg")
+    # The d2l way: run the torchvision layers in order and keep the conv output...
+    kept, y = None, x
+    for i, layer in enumerate(caffe_net[:3]):
+        y = layer(y)
+        if i == 0:
+            kept = y
+    # ...which the in-place ReLU at index 1 has since overwritten with its rectified copy.
+    assert kept.min() >= 0
+    conv1_1 = F.conv2d(x, caffe_net[0].weight, caffe_net[0].bias, padding=1)
+    assert conv1_1.min() < 0
+    feats = nl.FeatureExtractor(["conv1_1", "relu1_1", "conv1_2"], net=caffe_net)(x)
+    assert torch.allclose(feats["conv1_1"], conv1_1, atol=1e-5)
+    assert torch.allclose(feats["relu1_1"], conv1_1.clamp(min=0), atol=1e-5)
+
+
+def test_truncated_after_deepest_layer(random_net):
+    ext = nl.FeatureExtractor(["conv4_2", "relu1_1"], net=random_net)
+    assert len(ext.net) == nl.LAYERS["conv4_2"] + 1
+    assert ext.layers == ("conv4_2", "relu1_1")
+    assert set(ext(torch.randn(1, 3, 32, 32))) == {"conv4_2", "relu1_1"}
+
+
+def test_frozen_and_stays_in_eval(random_net):
+    ext = nl.FeatureExtractor(net=random_net)
+    ext.train()
+    assert not ext.training and not any(p.requires_grad for p in ext.parameters())
+
+
+def test_gradient_flows_to_the_image_only(random_net):
+    ext = nl.FeatureExtractor(["relu3_1"], net=random_net)
+    x = torch.randn(1, 3, 32, 32, requires_grad=True)
+    ext(x)["relu3_1"].sum().backward()
+    assert x.grad is not None and x.grad.abs().sum() > 0
+    assert all(p.grad is None for p in ext.parameters())
+
+
+def test_min_size_and_clear_error(random_net):
+    ext = nl.FeatureExtractor(["relu5_1"], net=random_net)
+    assert ext.min_size == 16
+    assert nl.FeatureExtractor(["pool5"], net=random_net).min_size == 32
+    assert nl.FeatureExtractor(["relu1_1"], net=random_net).min_size == 1
+    ext(torch.randn(1, 3, 16, 16))  # exactly the minimum works
+    with pytest.raises(nl.NSTError, match="is 20x12 px; .* at least 16 px"):
+        ext(torch.randn(1, 3, 12, 20))
+    with pytest.raises(nl.NSTError, match=r"expected a \(N, 3, H, W\) tensor"):
+        ext(torch.randn(3, 32, 32))
+
+
+def test_average_pooling_option(random_net):
+    ext = nl.FeatureExtractor(["relu3_1"], net=random_net, pooling="avg")
+    assert sum(isinstance(m, torch.nn.AvgPool2d) for m in ext.net) == 2
+    assert not any(isinstance(m, torch.nn.MaxPool2d) for m in ext.net)
+    assert isinstance(random_net[4], torch.nn.MaxPool2d)  # the shared net is not modified
+    with pytest.raises(nl.NSTError, match="unknown pooling"):
+        nl.FeatureExtractor(net=random_net, pooling="median")

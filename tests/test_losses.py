@@ -1,0 +1,88 @@
+import pytest
+import torch
+
+import nstlib as nl
+
+
+def test_gram_of_a_hand_made_tensor():
+    x = torch.tensor([[1.0, 2.0], [3.0, 4.0]]).view(1, 2, 1, 2)  # channels [1, 2] and [3, 4]
+    expected = torch.tensor([[5.0, 11.0], [11.0, 25.0]]) / (2 * 1 * 2)
+    assert torch.allclose(nl.gram(x), expected.unsqueeze(0))
+
+
+def test_gram_ignores_where_features_are():
+    x = torch.randn(1, 4, 6, 5)
+    shuffled = x.flatten(2)[:, :, torch.randperm(30)].view(1, 4, 6, 5)
+    assert torch.allclose(nl.gram(x), nl.gram(shuffled), atol=1e-6)
+
+
+def test_content_loss_values():
+    y = torch.randn(1, 8, 4, 4)
+    assert nl.content_loss(y, y) == 0
+    assert torch.isclose(nl.content_loss(y + 2, y), torch.tensor(4.0))
+
+
+def test_style_loss_values():
+    y = torch.randn(1, 3, 5, 5)
+    assert nl.style_loss(y, nl.gram(y)) == 0
+    assert torch.isclose(nl.style_loss(y, nl.gram(y) + 0.5), torch.tensor(0.25))
+
+
+def test_tv_of_a_hand_made_image():
+    x = torch.tensor([[0.0, 1.0], [2.0, 3.0]]).view(1, 1, 2, 2)
+    # vertical differences 2 and 2, horizontal 1 and 1: (2 + 1) / 2
+    assert torch.isclose(nl.tv_loss(x), torch.tensor(1.5))
+    assert nl.tv_loss(torch.ones(1, 3, 7, 9)) == 0
+
+
+@pytest.fixture(scope="module")
+def setup(random_net):
+    ext = nl.FeatureExtractor(nl.STYLE_LAYERS + nl.CONTENT_LAYERS, net=random_net)
+    content, style = torch.randn(1, 3, 32, 48), torch.randn(1, 3, 40, 40)
+    return ext, content, style
+
+
+def test_total_is_the_weighted_sum(setup):
+    ext, content, style = setup
+    loss = nl.StyleTransferLoss(ext, content, style, content_weight=2, style_weight=3, tv_weight=5)
+    img = torch.randn_like(content)
+    terms = loss(img)
+    feats = ext(img)
+    c = nl.content_loss(feats["conv4_2"], ext(content)["conv4_2"])
+    s = sum(nl.style_loss(feats[n], nl.gram(ext(style)[n])) for n in nl.STYLE_LAYERS)
+    assert torch.isclose(terms.content, 2 * c) and torch.isclose(terms.style, 3 * s)
+    assert torch.isclose(terms.tv, 5 * nl.tv_loss(img))
+    assert torch.isclose(terms.total, terms.content + terms.style + terms.tv)
+    assert set(terms.style_per_layer) == set(nl.STYLE_LAYERS)
+    assert loss(content).content == 0
+
+
+def test_style_layer_weights(setup):
+    ext, content, style = setup
+    img = torch.randn_like(content)
+    only = nl.StyleTransferLoss(ext, content, style, style_weight=1, style_layer_weights={"relu3_1": 1})
+    terms = only(img)
+    assert torch.isclose(terms.style, terms.style_per_layer["relu3_1"])
+    seq = nl.StyleTransferLoss(ext, content, style, style_weight=1, style_layer_weights=[0, 0, 2, 0, 0])
+    assert torch.isclose(seq(img).style, 2 * terms.style)
+    with pytest.raises(nl.NSTError, match="3 style_layer_weights for 5 style layers"):
+        nl.StyleTransferLoss(ext, content, style, style_layer_weights=[1, 1, 1])
+    with pytest.raises(nl.NSTError, match="not in style_layers"):
+        nl.StyleTransferLoss(ext, content, style, style_layer_weights={"relu4_4": 1})
+    with pytest.raises(nl.NSTError, match="weight of relu1_1 must be >= 0"):
+        nl.StyleTransferLoss(ext, content, style, style_layer_weights=[-1, 1, 1, 1, 1])
+
+
+def test_bad_weights_layers_and_sizes(setup):
+    ext, content, style = setup
+    with pytest.raises(nl.NSTError, match="style_weight must be >= 0, got -1"):
+        nl.StyleTransferLoss(ext, content, style, style_weight=-1)
+    with pytest.raises(nl.NSTError, match="tv_weight must be >= 0, got nan"):
+        nl.StyleTransferLoss(ext, content, style, tv_weight=float("nan"))
+    with pytest.raises(nl.NSTError, match="does not tap relu4_4"):
+        nl.StyleTransferLoss(ext, content, style, content_layers=["relu4_4"])
+    loss = nl.StyleTransferLoss(ext, content, style)
+    with pytest.raises(nl.NSTError, match="synthesise at the content's size"):
+        loss(torch.randn(1, 3, 32, 32))
+    with pytest.raises(nl.NSTError, match="style image is 8x8 px"):
+        nl.StyleTransferLoss(ext, content, torch.randn(1, 3, 8, 8))

@@ -44,14 +44,17 @@ def train(
     callback: Callback | None = None,
     callback_every: int = 10,
     progress: bool = True,
+    stop_below: float | None = None,
 ) -> TrainResult:
     """Run `steps` optimiser steps on `synth`, one forward/backward pass each.
 
     Adam uses StepLR(lr_decay_step, lr_decay_gamma) as d2l does. L-BFGS keeps its curvature
     history across steps and takes unit steps without line search (as Johnson's
     neural-style does), so each step costs exactly one pass like Adam's. `callback(step,
-    image, terms)` runs every `callback_every` steps and after the last one. Raises
-    NSTError if the loss stops being finite.
+    image, terms)` runs every `callback_every` steps and after the last one. With
+    `stop_below`, training ends at the first step whose loss is at or below it. The history
+    holds every step's losses, learning rate and wall time since the start ("seconds").
+    Raises NSTError if the loss stops being finite.
     """
     if optimizer not in OPTIMIZERS:
         raise NSTError(f"unknown optimizer {optimizer!r}; choose one of {', '.join(OPTIMIZERS)}")
@@ -70,7 +73,8 @@ def train(
         opt = torch.optim.LBFGS(params, lr=lr, max_iter=1, history_size=100)
         scheduler = None
 
-    history: dict[str, list[float]] = {k: [] for k in ("step", "content", "style", "tv", "total", "lr")}
+    keys = ("step", "content", "style", "tv", "total", "lr", "seconds")
+    history: dict[str, list[float]] = {k: [] for k in keys}
     evaluations = 0
     last: LossTerms | None = None
 
@@ -101,6 +105,7 @@ def train(
             history["lr"].append(opt.param_groups[0]["lr"])
             for key, value in values.items():
                 history[key].append(value)
+            history["seconds"].append(time.perf_counter() - start)
             if scheduler is not None:
                 scheduler.step()
             if callback is not None and (step % callback_every == 0 or step == steps):
@@ -108,6 +113,8 @@ def train(
             bar.update(1)
             if step % 10 == 0 or step == steps:
                 bar.set_postfix(loss=f"{values['total']:.3g}")
+            if stop_below is not None and values["total"] <= stop_below:
+                break
     finally:
         bar.close()
     return TrainResult(synth().detach().clone(), history, evaluations, time.perf_counter() - start)
@@ -131,8 +138,8 @@ def stylize(
 ) -> TrainResult:
     """Gatys-style transfer of `style` onto `content` (normalised (1, 3, H, W) tensors).
 
-    Defaults follow d2l 14.12 (Adam lr 0.3, 500 steps, StepLR(50, 0.8), weights 1 / 1e4 / 10,
-    content init) except where d2l is at odds with the paper or wastes work:
+    Defaults follow d2l 14.12 (Adam lr 0.3, 500 steps, StepLR(50, 0.8), weights 1 / 1e4 / 10 --
+    d2l writes 1e3 but sums `10 * styles_l`, ten copies of its style list -- content init) except where d2l is at odds with the paper or wastes work:
     content layer conv4_2 (d2l's index 25 is conv4_4), style layers relu1_1 ... relu5_1 (d2l gets
     these rectified outputs from its in-place ReLUs, except conv5_1, where its net ends before
     the ReLU), the Caffe VGG-19 the paper used (d2l: torchvision's), VGG parameters frozen

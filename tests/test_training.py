@@ -59,7 +59,21 @@ def test_same_seed_same_output(images, random_net):
         nl.stylize(content, style, extractor=ext, init="noise", seed=7, steps=5, progress=False) for _ in "ab"
     ]
     assert torch.equal(runs[0].image, runs[1].image)
-    assert runs[0].history == {**runs[1].history}
+    same = {k: v for k, v in runs[0].history.items() if k != "seconds"}
+    assert same == {k: v for k, v in runs[1].history.items() if k != "seconds"}
+    assert len(runs[0].history["seconds"]) == 5 and runs[0].history["seconds"] == sorted(
+        runs[0].history["seconds"]
+    )
+
+
+def test_stop_below_ends_at_the_first_good_enough_step(images, random_net):
+    content, style = images
+    ext = nl.FeatureExtractor(nl.STYLE_LAYERS + nl.CONTENT_LAYERS, net=random_net)
+    full = nl.stylize(content, style, extractor=ext, steps=20, progress=False)
+    target = full.history["total"][9]
+    first = next(s for s, v in zip(full.history["step"], full.history["total"]) if v <= target)
+    short = nl.stylize(content, style, extractor=ext, steps=20, progress=False, stop_below=target)
+    assert short.history["step"][-1] == first == short.evaluations and first <= 10
 
 
 def test_callback_every_k_steps_and_after_the_last(images, random_net):
@@ -98,3 +112,19 @@ def test_argument_errors():
         nl.train(synth, None, steps=-1)
     with pytest.raises(nl.NSTError, match="lr must be > 0"):
         nl.train(synth, None, lr=0)
+
+
+def test_pyramid_returns_the_content_size_and_runs_on(images, random_net):
+    from nstlib.pyramid import pyramid_stylize, rescale
+
+    content, style = images
+    ext = nl.FeatureExtractor(nl.STYLE_LAYERS + nl.CONTENT_LAYERS, net=random_net)
+    r = pyramid_stylize(content, style, ext, steps=(4, 3), progress=False)
+    assert r.image.shape == content.shape and r.evaluations == 7
+    assert r.history["level"] == [0] * 4 + [1] * 3 and r.history["step"] == list(range(1, 8))
+    assert r.history["seconds"] == sorted(r.history["seconds"])
+    assert rescale(content, 0.5).shape[-2:] == tuple(round(s / 2) for s in content.shape[-2:])
+    with pytest.raises(nl.NSTError, match="4 pyramid levels shrink the content to 5 px, below the 16 px"):
+        pyramid_stylize(content, style, ext, steps=(1, 1, 1, 1))
+    with pytest.raises(nl.NSTError, match="non-empty list of whole numbers"):
+        pyramid_stylize(content, style, ext, steps=())

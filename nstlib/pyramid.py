@@ -1,0 +1,86 @@
+"""Coarse-to-fine: optimise a small image first, upsample it, refine at the next size."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import torch
+from torch.nn import functional as F
+
+from .errors import NSTError
+from .features import FeatureExtractor
+from .losses import StyleTransferLoss
+from .synthesis import SynthesizedImage, init_image
+from .training import TrainResult, train
+
+
+def rescale(x: torch.Tensor, factor: float) -> torch.Tensor:
+    """Resize a (1, 3, H, W) image by `factor` (antialiased bilinear, at least 1 px a side)."""
+    if factor == 1:
+        return x
+    size = [max(1, round(s * factor)) for s in x.shape[-2:]]
+    return F.interpolate(x, size=size, mode="bilinear", align_corners=False, antialias=factor < 1)
+
+
+def pyramid_stylize(
+    content: torch.Tensor,
+    style: torch.Tensor,
+    extractor: FeatureExtractor,
+    *,
+    steps: Sequence[int] = (150, 100),
+    make_loss: Callable[
+        [FeatureExtractor, torch.Tensor, torch.Tensor], StyleTransferLoss
+    ] = StyleTransferLoss,
+    init: str = "content",
+    seed: int = 0,
+    stop_below: float | None = None,
+    **train_kwargs,
+) -> TrainResult:
+    """Stylise at len(steps) sizes, each twice the previous; the last is the content's own size.
+
+    Content and style shrink by the same factor at each level, so the strokes keep their size
+    relative to the picture. Level k's result, upsampled, starts level k+1; `steps[k]` steps run
+    at level k, and `stop_below` applies at the full size only. `make_loss(extractor, content,
+    style)` builds each level's objective (default: `StyleTransferLoss` with its defaults). The
+    returned history runs on across levels, with a "level" entry (0 = coarsest) per step.
+    """
+    if not steps or any(not isinstance(n, int) or n < 0 for n in steps):
+        raise NSTError(f"steps must be a non-empty list of whole numbers >= 0, got {list(steps)}")
+    levels = len(steps)
+    smallest = min(content.shape[-2:]) / 2 ** (levels - 1)
+    if smallest < extractor.min_size:
+        raise NSTError(
+            f"{levels} pyramid levels shrink the content to {smallest:.0f} px, below the "
+            f"{extractor.min_size} px the network needs; use fewer levels or a larger image"
+        )
+    image: torch.Tensor | None = None
+    history: dict[str, list[float]] = {}
+    evaluations, seconds = 0, 0.0
+    for level, n in enumerate(steps):
+        factor = 0.5 ** (levels - 1 - level)
+        c, s = rescale(content, factor), rescale(style, factor)
+        start = (
+            init_image(c, s, init, seed)
+            if image is None
+            else F.interpolate(image, size=c.shape[-2:], mode="bilinear", align_corners=False)
+        )
+        last = level == levels - 1
+        r = train(
+            SynthesizedImage(start),
+            make_loss(extractor, c, s),
+            steps=n,
+            stop_below=stop_below if last else None,
+            **train_kwargs,
+        )
+        image = r.image
+        offset_step = history["step"][-1] if history else 0
+        for key, values in r.history.items():
+            if key == "step":
+                values = [v + offset_step for v in values]
+            elif key == "seconds":
+                values = [v + seconds for v in values]
+            history.setdefault(key, []).extend(values)
+        history.setdefault("level", []).extend([level] * len(r.history["step"]))
+        evaluations += r.evaluations
+        seconds += r.seconds
+    return TrainResult(image, history, evaluations, seconds)

@@ -73,19 +73,22 @@ class StyleTransferLoss(nn.Module):
     """Gatys' objective with precomputed targets: weighted content + style + TV loss.
 
     The content features and the style Grams are computed once here, not at every step.
+    `style` may be a list of images: the target Gram of each layer is then their weighted mean,
+    with `style_blend` as proportions (divided by their sum; default equal).
     """
 
     def __init__(
         self,
         extractor: FeatureExtractor,
         content: torch.Tensor,
-        style: torch.Tensor,
+        style: torch.Tensor | Sequence[torch.Tensor],
         content_layers: Sequence[str] = CONTENT_LAYERS,
         style_layers: Sequence[str] = STYLE_LAYERS,
         content_weight: float = 1.0,
         style_weight: float = 1e4,
         tv_weight: float = 10.0,
         style_layer_weights: Mapping[str, float] | Sequence[float] | None = None,
+        style_blend: Sequence[float] | None = None,
     ) -> None:
         super().__init__()
         missing = [n for n in (*content_layers, *style_layers) if n not in extractor.layers]
@@ -101,14 +104,20 @@ class StyleTransferLoss(nn.Module):
         self.style_weight = _check_weight("style_weight", style_weight)
         self.tv_weight = _check_weight("tv_weight", tv_weight)
         self.layer_weights = self._layer_weights(style_layer_weights)
+        styles = [style] if isinstance(style, torch.Tensor) else list(style)
+        self.blend = blend_weights(style_blend, len(styles))
         extractor.check_input(content, "content image")
-        extractor.check_input(style, "style image")
+        for i, s in enumerate(styles):
+            extractor.check_input(s, "style image" if len(styles) == 1 else f"style image {i + 1}")
         self.content_shape = tuple(content.shape[-2:])
         with torch.no_grad():
             feats = extractor(content)
             self.content_targets = {n: feats[n].detach() for n in self.content_layers}
-            feats = extractor(style)
-            self.style_targets = {n: gram(feats[n]).detach() for n in self.style_layers}
+            self.style_targets = dict.fromkeys(self.style_layers, 0)
+            for s, w in zip(styles, self.blend, strict=True):
+                feats = extractor(s)
+                for n in self.style_layers:
+                    self.style_targets[n] = self.style_targets[n] + w * gram(feats[n]).detach()
 
     def _layer_weights(self, given: Mapping[str, float] | Sequence[float] | None) -> dict[str, float]:
         if given is None:
@@ -135,8 +144,27 @@ class StyleTransferLoss(nn.Module):
         feats = self.extractor(image)
         zero = image.new_zeros(())
         content = sum((content_loss(feats[n], t) for n, t in self.content_targets.items()), zero)
-        per_layer = {n: style_loss(feats[n], t) for n, t in self.style_targets.items()}
+        per_layer = self.style_terms(feats)
         style = sum((self.layer_weights[n] * v for n, v in per_layer.items()), zero)
         tv = tv_loss(image)
         content, style, tv = self.content_weight * content, self.style_weight * style, self.tv_weight * tv
         return LossTerms(content, style, tv, content + style + tv, per_layer)
+
+    def style_terms(self, feats: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Unweighted style loss of each style layer (subclasses change how it is measured)."""
+        return {n: style_loss(feats[n], t) for n, t in self.style_targets.items()}
+
+
+def blend_weights(weights: Sequence[float] | None, n_styles: int) -> list[float]:
+    """Proportions for `n_styles` styles, divided by their sum (default: equal shares)."""
+    if n_styles < 1:
+        raise NSTError("give at least one style image")
+    if weights is None:
+        return [1.0 / n_styles] * n_styles
+    weights = [float(w) for w in weights]
+    if len(weights) != n_styles:
+        raise NSTError(f"{len(weights)} style weights for {n_styles} style images; give one weight per style")
+    if any(not w >= 0 for w in weights) or sum(weights) <= 0:
+        raise NSTError(f"style weights must be >= 0 and not all 0, got {weights}")
+    total = sum(weights)
+    return [w / total for w in weights]

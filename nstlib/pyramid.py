@@ -24,13 +24,11 @@ def rescale(x: torch.Tensor, factor: float) -> torch.Tensor:
 
 def pyramid_stylize(
     content: torch.Tensor,
-    style: torch.Tensor,
+    style: torch.Tensor | Sequence[torch.Tensor | None],
     extractor: FeatureExtractor,
     *,
     steps: Sequence[int] = (150, 100),
-    make_loss: Callable[
-        [FeatureExtractor, torch.Tensor, torch.Tensor], StyleTransferLoss
-    ] = StyleTransferLoss,
+    make_loss: Callable[..., StyleTransferLoss] = StyleTransferLoss,
     init: str = "content",
     seed: int = 0,
     stop_below: float | None = None,
@@ -41,14 +39,15 @@ def pyramid_stylize(
     Content and style shrink by the same factor at each level, so the strokes keep their size
     relative to the picture. Level k's result, upsampled, starts level k+1; `steps[k]` steps run
     at level k, and `stop_below` applies at the full size only. `make_loss(extractor, content,
-    style)` builds each level's objective (default: `StyleTransferLoss` with its defaults). The
-    returned history runs on across levels, with a "level" entry (0 = coarsest) per step.
+    style)` builds each level's objective (default: `StyleTransferLoss` with its defaults); it
+    gets `style` as given, rescaled (a list stays a list; None entries stay None). The returned
+    history runs on across levels, with a "level" entry (0 = coarsest) per step.
     """
     if not steps or any(not isinstance(n, int) or n < 0 for n in steps):
         raise NSTError(f"steps must be a non-empty list of whole numbers >= 0, got {list(steps)}")
     levels = len(steps)
     smallest = min(content.shape[-2:]) / 2 ** (levels - 1)
-    if smallest < extractor.min_size:
+    if levels > 1 and smallest < extractor.min_size:  # one level: the loss names the image
         raise NSTError(
             f"{levels} pyramid levels shrink the content to {smallest:.0f} px, below the "
             f"{extractor.min_size} px the network needs; use fewer levels or a larger image"
@@ -58,9 +57,14 @@ def pyramid_stylize(
     evaluations, seconds = 0, 0.0
     for level, n in enumerate(steps):
         factor = 0.5 ** (levels - 1 - level)
-        c, s = rescale(content, factor), rescale(style, factor)
+        c = rescale(content, factor)
+        if isinstance(style, torch.Tensor):
+            s = first = rescale(style, factor)
+        else:
+            s = [None if x is None else rescale(x, factor) for x in style]
+            first = next((x for x in s if x is not None), None)
         start = (
-            init_image(c, s, init, seed)
+            init_image(c, first, init, seed)
             if image is None
             else F.interpolate(image, size=c.shape[-2:], mode="bilinear", align_corners=False)
         )

@@ -86,3 +86,23 @@ def test_bad_weights_layers_and_sizes(setup):
         loss(torch.randn(1, 3, 32, 32))
     with pytest.raises(nl.NSTError, match="style image is 8x8 px"):
         nl.StyleTransferLoss(ext, content, torch.randn(1, 3, 8, 8))
+
+
+def test_style_blend_targets_the_weighted_mean_gram(setup):
+    ext, content, style = setup
+    other = torch.randn(1, 3, 36, 36)
+    one = nl.StyleTransferLoss(ext, content, style)
+    two = nl.StyleTransferLoss(ext, content, other)
+    mixed = nl.StyleTransferLoss(ext, content, [style, other], style_blend=[7, 3])
+    assert mixed.blend == [0.7, 0.3]
+    for n in nl.STYLE_LAYERS:
+        assert torch.allclose(mixed.style_targets[n], 0.7 * one.style_targets[n] + 0.3 * two.style_targets[n], atol=1e-6)
+    only_first = nl.StyleTransferLoss(ext, content, [style, other], style_blend=[1, 0])
+    assert torch.allclose(only_first.style_targets["relu3_1"], one.style_targets["relu3_1"])
+    assert nl.StyleTransferLoss(ext, content, [style, other]).blend == [0.5, 0.5]
+    with pytest.raises(nl.NSTError, match="1 style weights for 2 style images"):
+        nl.StyleTransferLoss(ext, content, [style, other], style_blend=[1])
+    with pytest.raises(nl.NSTError, match="must be >= 0 and not all 0"):
+        nl.StyleTransferLoss(ext, content, [style, other], style_blend=[1, -1])
+    with pytest.raises(nl.NSTError, match="style image 2 is 8x8 px"):
+        nl.StyleTransferLoss(ext, content, [style, torch.randn(1, 3, 8, 8)])

@@ -1,0 +1,155 @@
+"""Spatial control (Gatys et al. 2017): masks decide which style goes where.
+
+A mask is a (1, 1, H, W) float tensor with 1 inside its region and 0 outside, at the content's
+size. Build one from a rectangle, from a colour in the content photo, or from a black-and-white
+image file (`load_mask`). `GuidedStyleTransferLoss` measures each region's style with a *guided*
+Gram matrix: the features multiplied by the region's mask (downsampled to each layer), divided by
+the region's area, so a small region is held to the same statistics as a large one.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from torch.nn import functional as F
+
+from .color import to_pixels
+from .errors import NSTError
+from .images import load_image
+from .losses import StyleTransferLoss, blend_weights
+
+#: At most this share of a mask's pixels may be gray (anti-aliased edges); more is refused.
+MAX_GRAY_SHARE = 0.05
+
+
+def rectangle_mask(
+    shape: tuple[int, int], top: float, left: float, bottom: float, right: float
+) -> torch.Tensor:
+    """1 inside the rectangle given in fractions of (height, width), e.g. top=0, bottom=0.5."""
+    if not (0 <= top < bottom <= 1 and 0 <= left < right <= 1):
+        raise NSTError(
+            f"rectangle must satisfy 0 <= top < bottom <= 1 and 0 <= left < right <= 1, got {(top, left, bottom, right)}"
+        )
+    h, w = shape
+    mask = torch.zeros(1, 1, h, w)
+    mask[..., round(top * h) : round(bottom * h), round(left * w) : round(right * w)] = 1
+    return mask
+
+
+def color_mask(image: torch.Tensor, rgb: Sequence[float], tolerance: float = 0.25) -> torch.Tensor:
+    """1 where a normalised image's pixel is within `tolerance` (RGB distance, 0..1 scale) of `rgb`."""
+    target = torch.tensor([float(v) for v in rgb], device=image.device).view(1, 3, 1, 1)
+    if target.max() > 1:
+        target = target / 255  # given as 0..255
+    distance = (to_pixels(image) - target).norm(dim=1, keepdim=True)
+    return (distance <= tolerance).float()
+
+
+def load_mask(path: str | Path, shape: tuple[int, int]) -> torch.Tensor:
+    """Read a black-and-white mask file (white = region) at the content's (height, width).
+
+    A mask with the content's aspect ratio but another size is resized, with a warning; one
+    with another aspect ratio, or with more than 5% gray pixels, is refused.
+    """
+    img = load_image(path).convert("L")
+    h, w = shape
+    if abs(img.width / img.height - w / h) > 0.01 * (w / h):
+        raise NSTError(
+            f"{path}: mask is {img.width}x{img.height} px, the content {w}x{h}: different aspect ratio; "
+            "draw the mask on a copy of the content image"
+        )
+    if img.size != (w, h):
+        warnings.warn(f"{path}: mask resized from {img.width}x{img.height} to {w}x{h} px", stacklevel=2)
+        img = img.resize((w, h), Image.Resampling.NEAREST)
+    a = np.asarray(img, dtype=np.float32) / 255
+    gray = float(((a > 0.1) & (a < 0.9)).mean())
+    if gray > MAX_GRAY_SHARE:
+        raise NSTError(
+            f"{path}: not a black-and-white mask ({gray:.0%} of pixels are gray); paint the region "
+            "pure white on black, or threshold the image first"
+        )
+    return torch.from_numpy((a >= 0.5).astype(np.float32))[None, None]
+
+
+def _check_masks(masks: Sequence[torch.Tensor], shape: tuple[int, int]) -> list[torch.Tensor]:
+    out = []
+    for i, m in enumerate(masks):
+        if m.dim() != 4 or m.shape[:2] != (1, 1):
+            raise NSTError(f"mask {i + 1} must have shape (1, 1, H, W), got {tuple(m.shape)}")
+        if tuple(m.shape[-2:]) != shape:
+            raise NSTError(
+                f"mask {i + 1} is {tuple(m.shape[-2:])} (H, W), the content {shape}; resize it to the content"
+            )
+        if m.min() < 0 or m.max() > 1:
+            raise NSTError(f"mask {i + 1} has values outside [0, 1]")
+        if m.sum() == 0:
+            raise NSTError(f"mask {i + 1} is empty: no pixel belongs to its region")
+        out.append(m.float())
+    return out
+
+
+def guided_gram(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Gram matrix of the features inside `mask` (at the features' size), divided by C * area."""
+    n, c, h, w = x.shape
+    f = (x * mask).reshape(n, c, h * w)
+    return f @ f.transpose(1, 2) / (c * mask.sum().clamp_min(1e-8))
+
+
+class GuidedStyleTransferLoss(StyleTransferLoss):
+    """Gatys' objective where style i applies only inside masks[i] (a style may be None).
+
+    Regions whose style is None are held to the content alone. Outside every styled region
+    the style term exerts no pull, so the photo stays as it was, apart from a margin of a
+    few pixels that the deeper layers' receptive fields reach across the border.
+    """
+
+    def __init__(
+        self,
+        extractor,
+        content: torch.Tensor,
+        styles: Sequence[torch.Tensor | None],
+        masks: Sequence[torch.Tensor],
+        region_weights: Sequence[float] | None = None,
+        **kwargs,
+    ) -> None:
+        if len(styles) != len(masks):
+            raise NSTError(
+                f"{len(styles)} styles for {len(masks)} masks; give one mask per style (None for 'no style')"
+            )
+        styled = [s for s in styles if s is not None]
+        if not styled:
+            raise NSTError("give at least one style for the regions")
+        super().__init__(extractor, content, styled, **kwargs)
+        masks = _check_masks(masks, self.content_shape)
+        weights = (
+            blend_weights(region_weights, len(styles)) if region_weights is not None else [1.0] * len(styles)
+        )
+        self.regions = []  # (weight, {layer: mask at that layer's size}, {layer: target Gram})
+        with torch.no_grad():
+            sizes = {n: f.shape[-2:] for n, f in extractor(content).items()}
+            for style, mask, weight in zip(styles, masks, weights, strict=True):
+                if style is None:
+                    continue
+                feats = extractor(style)
+                targets = {
+                    n: guided_gram(feats[n], torch.ones_like(feats[n][:, :1])) for n in self.style_layers
+                }
+                layer_masks = {
+                    n: F.adaptive_avg_pool2d(mask.to(content), sizes[n]) for n in self.style_layers
+                }
+                self.regions.append((weight, layer_masks, targets))
+
+    def style_terms(self, feats: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Per layer: the weighted sum over regions of the guided-Gram style losses."""
+        out = {}
+        for n in self.style_layers:
+            out[n] = sum(
+                w * torch.square(guided_gram(feats[n], masks[n]) - targets[n]).mean()
+                for w, masks, targets in self.regions
+            )
+        return out

@@ -121,7 +121,24 @@ def test_luminance_mode_keeps_the_photo_colours(tmp_path):
     import numpy as np
 
     out = tmp_path / "o.png"
-    assert main([CAT, CAFE, "-o", str(out), "--size", "40", "--steps", "5", "--quiet", "--preserve-color", "luminance"]) == 0
+    assert (
+        main(
+            [
+                CAT,
+                CAFE,
+                "-o",
+                str(out),
+                "--size",
+                "40",
+                "--steps",
+                "5",
+                "--quiet",
+                "--preserve-color",
+                "luminance",
+            ]
+        )
+        == 0
+    )
     result = np.asarray(Image.open(out).convert("YCbCr"), float)[..., 1:]
     photo = np.asarray(Image.open(CAT).resize((40, 27)).convert("YCbCr"), float)[..., 1:]
     assert np.abs(result - photo).mean() < 3  # chroma within a few levels (rounding, clamping)
@@ -132,11 +149,28 @@ def test_mask_controls(tmp_path, capsys):
     mask.paste(255, (0, 0, 20, 27))
     mask.save(tmp_path / "m.png")
     out = tmp_path / "o.png"
-    args = [CAT, CAFE, "-o", str(out), "--size", "40", "--steps", "2", "--quiet", "--mask", str(tmp_path / "m.png")]
+    args = [
+        CAT,
+        CAFE,
+        "-o",
+        str(out),
+        "--size",
+        "40",
+        "--steps",
+        "2",
+        "--quiet",
+        "--mask",
+        str(tmp_path / "m.png"),
+    ]
     assert main(args) == 0
     assert main([*args[:3], str(tmp_path / "two.png"), *args[4:], "--style", HOKUSAI]) == 0
     assert main([*args[:3], str(tmp_path / "x.png"), *args[4:], "--style", HOKUSAI, "--style", HOKUSAI]) == 2
-    assert main([CAT, CAFE, "-o", str(tmp_path / "y.png"), "--style", HOKUSAI, "--style-weights", "1", "--quiet"]) == 2
+    assert (
+        main(
+            [CAT, CAFE, "-o", str(tmp_path / "y.png"), "--style", HOKUSAI, "--style-weights", "1", "--quiet"]
+        )
+        == 2
+    )
     Image.new("L", (40, 40), 255).save(tmp_path / "square.png")
     assert main([*args[:3], str(tmp_path / "z.png"), *args[4:-1], str(tmp_path / "square.png")]) == 2
     err = capsys.readouterr().err.splitlines()

@@ -1,7 +1,6 @@
 import torch
-from conftest import small
 
-import nstlib as nl
+from conftest import small
 from nstlib import color
 
 
@@ -17,7 +16,9 @@ def test_yiq_round_trip_and_known_luminance():
 def test_luminance_image_is_gray_with_the_same_y():
     x = small("content/coffee.jpg")
     gray = color.to_pixels(color.luminance(x))
-    assert torch.allclose(gray[:, 0], gray[:, 1], atol=1e-5) and torch.allclose(gray[:, 1], gray[:, 2], atol=1e-5)
+    assert torch.allclose(gray[:, 0], gray[:, 1], atol=1e-5) and torch.allclose(
+        gray[:, 1], gray[:, 2], atol=1e-5
+    )
     y = color.rgb_to_yiq(color.to_pixels(x))[:, 0]
     assert torch.allclose(gray[:, 0], y, atol=1e-5)
 

@@ -96,7 +96,9 @@ def test_style_blend_targets_the_weighted_mean_gram(setup):
     mixed = nl.StyleTransferLoss(ext, content, [style, other], style_blend=[7, 3])
     assert mixed.blend == [0.7, 0.3]
     for n in nl.STYLE_LAYERS:
-        assert torch.allclose(mixed.style_targets[n], 0.7 * one.style_targets[n] + 0.3 * two.style_targets[n], atol=1e-6)
+        assert torch.allclose(
+            mixed.style_targets[n], 0.7 * one.style_targets[n] + 0.3 * two.style_targets[n], atol=1e-6
+        )
     only_first = nl.StyleTransferLoss(ext, content, [style, other], style_blend=[1, 0])
     assert torch.allclose(only_first.style_targets["relu3_1"], one.style_targets["relu3_1"])
     assert nl.StyleTransferLoss(ext, content, [style, other]).blend == [0.5, 0.5]

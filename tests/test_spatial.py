@@ -1,9 +1,9 @@
 import pytest
 import torch
-from conftest import small
 from PIL import Image
 
 import nstlib as nl
+from conftest import small
 from nstlib import spatial
 
 

@@ -9,7 +9,6 @@ from pathlib import Path
 # Set before torch is imported anywhere (and inherited by the notebook kernels nbval starts).
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 os.environ.setdefault("NSTLIB_FAST", "1")
-os.environ.setdefault("MPLBACKEND", "Agg")
 os.environ.setdefault("NSTLIB_DEVICE", "cpu")
 
 import pytest  # noqa: E402
@@ -17,7 +16,7 @@ import torch  # noqa: E402
 
 import nstlib as nl  # noqa: E402
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parent
 IMG = ROOT / "img"
 
 

@@ -1,5 +1,12 @@
 """nstlib: the small, tested library behind the neural-style-transfer course."""
 
+import os
+
+# Torch's OpenMP threads spin-wait by default; on a busy 2-core machine that made runs ~10x slower
+# here. Sleeping waits cost little when idle. Only a default: an explicit setting wins, and it must
+# be set before torch loads (so it has no effect where torch was imported first).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 from .device import default_device, seed_everything
 from .errors import NSTError
 from .features import CONTENT_LAYERS, STYLE_LAYERS, FeatureExtractor

@@ -1,6 +1,6 @@
 """Side-by-side speed benchmark: d2l 14.12's loop as the book runs it, against nstlib's fast path.
 
-    python benchmarks/speed.py                       # 150x225 and 300x450, 500 epochs (about 25 min on 2 CPU cores)
+    python benchmarks/speed.py                       # 300x450 and 150x225, 500 epochs (about 45 min on 2 CPU cores)
     python benchmarks/speed.py --sizes 150x225 --epochs 200 --no-memory   # a quick look
 
 Everything that is compared is measured in this one run, on the same images and the same (Caffe)

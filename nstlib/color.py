@@ -13,27 +13,13 @@ from __future__ import annotations
 
 import torch
 
-from .images import IMAGENET_MEAN, IMAGENET_STD
+from .images import from_pixels, to_pixels  # noqa: F401 (also part of this module's API)
 
 #: RGB -> YIQ (NTSC). Row 0 is the luminance Y.
 RGB_TO_YIQ = torch.tensor(
     [[0.299, 0.587, 0.114], [0.595716, -0.274453, -0.321263], [0.211456, -0.522591, 0.311135]]
 )
 YIQ_TO_RGB = torch.linalg.inv(RGB_TO_YIQ)
-
-
-def to_pixels(x: torch.Tensor) -> torch.Tensor:
-    """Normalised tensor -> RGB in [0, 1] (not clamped)."""
-    mean = x.new_tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
-    std = x.new_tensor(IMAGENET_STD).view(1, 3, 1, 1)
-    return x * std + mean
-
-
-def from_pixels(p: torch.Tensor) -> torch.Tensor:
-    """RGB in [0, 1] -> normalised tensor."""
-    mean = p.new_tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
-    std = p.new_tensor(IMAGENET_STD).view(1, 3, 1, 1)
-    return (p - mean) / std
 
 
 def _mix(p: torch.Tensor, matrix: torch.Tensor) -> torch.Tensor:

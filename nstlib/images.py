@@ -73,6 +73,20 @@ def resize(
     return img
 
 
+def to_pixels(x: torch.Tensor) -> torch.Tensor:
+    """Normalised (N, 3, H, W) tensor -> RGB in [0, 1] (not clamped)."""
+    mean = x.new_tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
+    std = x.new_tensor(IMAGENET_STD).view(1, 3, 1, 1)
+    return x * std + mean
+
+
+def from_pixels(p: torch.Tensor) -> torch.Tensor:
+    """RGB (N, 3, H, W) in [0, 1] -> normalised tensor."""
+    mean = p.new_tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
+    std = p.new_tensor(IMAGENET_STD).view(1, 3, 1, 1)
+    return (p - mean) / std
+
+
 def load_image(
     path: str | Path, max_size: int | None = None, shape: tuple[int, int] | None = None
 ) -> Image.Image:
@@ -117,9 +131,7 @@ def preprocess(
     """PIL image -> ImageNet-normalised float tensor of shape (1, 3, H, W)."""
     img = resize(to_rgb(img), shape=shape)
     x = torch.from_numpy(np.asarray(img, dtype=np.float32).copy()).permute(2, 0, 1) / 255
-    mean = torch.tensor(IMAGENET_MEAN).view(3, 1, 1)
-    std = torch.tensor(IMAGENET_STD).view(3, 1, 1)
-    return ((x - mean) / std).unsqueeze(0).contiguous().to(device or "cpu")
+    return from_pixels(x.unsqueeze(0)).contiguous().to(device or "cpu")
 
 
 def postprocess(x: torch.Tensor) -> Image.Image:
@@ -129,13 +141,11 @@ def postprocess(x: torch.Tensor) -> Image.Image:
     back to displayable colours (and why a stylised image can look flatter than its loss).
     """
     x = x.detach().to("cpu", torch.float32)
-    if x.dim() == 4:
-        if x.shape[0] != 1:
-            raise NSTError(f"postprocess takes one image, got a batch of {x.shape[0]}")
-        x = x[0]
-    mean = torch.tensor(IMAGENET_MEAN).view(3, 1, 1)
-    std = torch.tensor(IMAGENET_STD).view(3, 1, 1)
-    x = (x * std + mean).clamp(0, 1)
+    if x.dim() == 3:
+        x = x.unsqueeze(0)
+    if x.shape[0] != 1:
+        raise NSTError(f"postprocess takes one image, got a batch of {x.shape[0]}")
+    x = to_pixels(x)[0].clamp(0, 1)
     return Image.fromarray((x.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8))
 
 

@@ -18,9 +18,8 @@ import torch
 from PIL import Image
 from torch.nn import functional as F
 
-from .color import to_pixels
 from .errors import NSTError
-from .images import load_image
+from .images import load_image, to_pixels
 from .losses import StyleTransferLoss, blend_weights
 
 #: At most this share of a mask's pixels may be gray (anti-aliased edges); more is refused.

@@ -15,9 +15,11 @@ VGG-19 weights, and reported as ratios: on a shared CPU, absolute times drift fr
    The benchmark checks that it gives the reference's own loss on the same image.
 3. Levers, timed per forward/backward pass side by side: VGG frozen, channels_last, and on CUDA
    TF32, cudnn.benchmark and torch.compile.
-4. The fast path (nstlib, frozen VGG, precomputed targets, L-BFGS) runs until it reaches the bar:
+4. The fast path (nstlib, frozen VGG, channels_last on CPU, precomputed targets, L-BFGS; also
+   2- and 3-level pyramids) runs until it reaches the bar:
    wall time and passes against the reference's time to N epochs -> the headline ratio.
 5. Peak memory per image size (RSS on CPU, max_memory_allocated on CUDA), each in a fresh process.
+6. Each chapter notebook's run time in CI mode (NSTLIB_FAST=1), executed in memory.
 
 Results go to benchmarks/results/<device>.md and .json.
 """
@@ -161,7 +163,7 @@ def levers(shape: tuple[int, int], device: torch.device, repeats: int) -> list[t
         return run
 
     thawed = nl.load_vgg19("caffe", device=device).requires_grad_(True)
-    ext = nl.FeatureExtractor(layers, net=thawed)
+    ext = nl.FeatureExtractor(layers, net=thawed, channels_last=False)
     ext.net.requires_grad_(True)  # FeatureExtractor freezes; undo it to measure d2l's setting
     img = content.clone().requires_grad_(True)
     rows.append(
@@ -170,24 +172,17 @@ def levers(shape: tuple[int, int], device: torch.device, repeats: int) -> list[t
             time_passes(pass_fn(d2l_objective(ext, content, style), img), device, repeats),
         )
     )
-    ext = nl.FeatureExtractor(layers, net=nl.load_vgg19("caffe", device=device))
+    ext = nl.FeatureExtractor(layers, net=nl.load_vgg19("caffe", device=device), channels_last=False)
     loss = d2l_objective(ext, content, style)
-    rows.append(("VGG frozen (nstlib)", time_passes(pass_fn(loss, img), device, repeats)))
-    ext_cl = nl.FeatureExtractor(layers, net=nl.load_vgg19("caffe", device=device)).to(
-        memory_format=torch.channels_last
-    )
-    img_cl = content.clone().to(memory_format=torch.channels_last).requires_grad_(True)
-    rows.append(
-        (
-            "frozen + channels_last",
-            time_passes(pass_fn(d2l_objective(ext_cl, content, style), img_cl), device, repeats),
-        )
-    )
+    rows.append(("VGG frozen", time_passes(pass_fn(loss, img), device, repeats)))
+    ext_cl = nl.FeatureExtractor(layers, net=nl.load_vgg19("caffe", device=device))
+    loss_cl = d2l_objective(ext_cl, content, style)
+    rows.append(("frozen + channels_last (nstlib)", time_passes(pass_fn(loss_cl, img), device, repeats)))
     if device.type == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
         torch.backends.cudnn.benchmark = True
-        rows.append(("frozen + TF32 + cudnn.benchmark", time_passes(pass_fn(loss, img), device, repeats)))
-        compiled = torch.compile(loss)
+        rows.append(("frozen + TF32 + cudnn.benchmark", time_passes(pass_fn(loss_cl, img), device, repeats)))
+        compiled = torch.compile(loss_cl)
         rows.append(("frozen + TF32 + torch.compile", time_passes(pass_fn(compiled, img), device, repeats)))
     return rows
 
@@ -249,6 +244,31 @@ else:
     return float(out.stdout.strip().splitlines()[-1])
 
 
+def notebook_times() -> dict[str, float]:
+    """Seconds to execute each chapter notebook in CI mode (NSTLIB_FAST=1), on a copy."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    env = {"NSTLIB_FAST": "1", "OMP_WAIT_POLICY": "PASSIVE"}
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)  # the kernel inherits this process's environment
+    times = {}
+    try:
+        for path in sorted((ROOT / "notebooks").glob("[0-9]*.ipynb")):
+            nb = nbformat.read(path, as_version=4)  # executed in memory: the stored file is untouched
+            start = time.perf_counter()
+            NotebookClient(nb, timeout=600, resources={"metadata": {"path": str(path.parent)}}).execute()
+            times[path.name] = time.perf_counter() - start
+            print(f"  {path.name}: {times[path.name]:.1f} s", flush=True)
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    return times
+
+
 def machine(device: torch.device) -> str:
     """A one-line description of where this ran."""
     if device.type == "cuda":
@@ -274,6 +294,7 @@ def main() -> None:
     p.add_argument("--repeats", type=int, default=5, help="timed passes per lever")
     p.add_argument("--memory", default="256,512,1024", help="sides for peak memory ('' to skip)")
     p.add_argument("--no-memory", action="store_true")
+    p.add_argument("--no-notebooks", action="store_true", help="skip timing the notebooks in CI mode")
     p.add_argument("--device", default=None)
     p.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     args = p.parse_args()
@@ -346,6 +367,10 @@ def main() -> None:
             mib = peak_memory(int(side), device.type)
             report["peak_memory_mib"][side] = mib
             print(f"  {side}x{side}: {mib:,.0f} MiB", flush=True)
+        write_report(report, args.out)
+    if not args.no_notebooks:
+        print("## notebooks in CI mode (NSTLIB_FAST=1), kernel start included")
+        report["notebooks_ci_s"] = notebook_times()
     write_report(report, args.out)
 
 
@@ -358,7 +383,7 @@ def write_report(report: dict, out: Path) -> None:
         f"# Benchmark results: {report['machine']}",
         "",
         f"Reference: d2l 14.12's loop, {report['epochs']} Adam epochs. Fast path: nstlib, frozen VGG, "
-        "precomputed targets, L-BFGS, stopped when it reaches the reference's final loss "
+        "channels_last on CPU, precomputed targets, L-BFGS (a pyramid runs coarse levels first), stopped when it reaches the reference's final loss "
         "(same objective, same weights, one shared evaluation).",
         "",
         "| size (HxW) | reference: time, loss | nstlib path | passes (at full size) | time | loss | speed-up (time) |",
@@ -390,6 +415,15 @@ def write_report(report: dict, out: Path) -> None:
         kind = "max_memory_allocated" if report["device"] == "cuda" else "peak RSS of the process"
         lines += ["", f"Peak memory ({kind}), 3 L-BFGS steps:", "", "| side | MiB |", "|---|---|"]
         lines += [f"| {s}x{s} | {m:,.0f} |" for s, m in report["peak_memory_mib"].items()]
+    if "notebooks_ci_s" in report:
+        lines += [
+            "",
+            "Notebooks in CI mode (NSTLIB_FAST=1, as `python -m pytest` runs them), kernel start included:",
+            "",
+        ]
+        lines += ["| notebook | seconds |", "|---|---|"]
+        lines += [f"| {n} | {t:.1f} |" for n, t in report["notebooks_ci_s"].items()]
+        lines.append(f"| all | {sum(report['notebooks_ci_s'].values()):.1f} |")
     (out / f"{name}.md").write_text("\n".join(lines) + "\n")
     print(f"wrote {out / (name + '.md')}")
 

@@ -124,6 +124,9 @@ def test_pyramid_returns_the_content_size_and_runs_on(images, random_net):
     assert r.history["level"] == [0] * 4 + [1] * 3 and r.history["step"] == list(range(1, 8))
     assert r.history["seconds"] == sorted(r.history["seconds"])
     assert rescale(content, 0.5).shape[-2:] == tuple(round(s / 2) for s in content.shape[-2:])
+    # Only the coarse level's change is upsampled: with nothing optimised, the photo comes back
+    # unblurred (upsampling the coarse image itself would lose its fine detail).
+    assert torch.equal(pyramid_stylize(content, style, ext, steps=(0, 0), progress=False).image, content)
     with pytest.raises(nl.NSTError, match="4 pyramid levels shrink the content to 5 px, below the 16 px"):
         pyramid_stylize(content, style, ext, steps=(1, 1, 1, 1))
     with pytest.raises(nl.NSTError, match="non-empty list of whole numbers"):

@@ -55,7 +55,7 @@ def pyramid_stylize(
             f"{extractor.min_size} px the network needs; use fewer levels or a larger image"
         )
     image: torch.Tensor | None = None
-    previous: torch.Tensor | None = None  # the start image of the level before
+    change: torch.Tensor | None = None  # what the coarser levels did to their start image
     history: dict[str, list[float]] = {}
     evaluations, seconds = 0, 0.0
     for level, n in enumerate(steps):
@@ -67,17 +67,12 @@ def pyramid_stylize(
             s = [None if x is None else rescale(x, factor) for x in style]
             first = next((x for x in s if x is not None), None)
         base = init_image(c, first, init, seed)
-        if image is None or previous is None:
-            start = base
-        else:
-            # Upsample only what the coarser level changed, and add it to this level's own
-            # start image: upsampling the whole image would blur away the photo's fine detail
-            # (measured: a loss above the plain content start's), which the fine level must
-            # then rebuild step by step.
-            start = base + F.interpolate(
-                image - previous, size=c.shape[-2:], mode="bilinear", align_corners=False
-            )
-        previous = base
+        # Upsample only what the coarser level changed, and add it to this level's own start
+        # image: upsampling the whole image would blur away the photo's fine detail (measured:
+        # a loss above the plain content start's), which the fine level must then rebuild.
+        start = base
+        if change is not None:
+            start = base + F.interpolate(change, size=c.shape[-2:], mode="bilinear", align_corners=False)
         last = level == levels - 1
         r = train(
             SynthesizedImage(start),
@@ -87,6 +82,7 @@ def pyramid_stylize(
             **train_kwargs,
         )
         image = r.image
+        change = image - base
         offset_step = history["step"][-1] if history.get("step") else 0
         for key, values in r.history.items():
             if key == "step":

@@ -1,7 +1,7 @@
 """Side-by-side speed benchmark: d2l 14.12's loop as the book runs it, against nstlib's fast path.
 
-    python benchmarks/speed.py                       # 300x450 and 150x225, 500 epochs (about 45 min on 2 CPU cores)
-    python benchmarks/speed.py --sizes 150x225 --epochs 200 --no-memory   # a quick look
+    python benchmarks/speed.py                       # 300x450 and 150x225, 500 epochs (about 50 min on 2 CPU cores)
+    python benchmarks/speed.py --sizes 150x225 --epochs 200 --no-memory --no-notebooks   # a quick look
 
 Everything that is compared is measured in this one run, on the same images and the same (Caffe)
 VGG-19 weights, and reported as ratios: on a shared CPU, absolute times drift from run to run.

@@ -12,7 +12,7 @@ from .errors import NSTError
 from .features import CONTENT_LAYERS, STYLE_LAYERS, FeatureExtractor
 from .images import load_image, postprocess, preprocess, resize, show_images, to_rgb
 from .losses import LossTerms, StyleTransferLoss, content_loss, gram, style_loss, tv_loss
-from .synthesis import SynthesizedImage, init_image
+from .synthesis import FourierImage, SynthesizedImage, init_image, parametrize
 from .training import TrainResult, stylize, train
 from .vgg import LAYERS, load_vgg19
 
@@ -23,6 +23,7 @@ __all__ = [
     "LAYERS",
     "STYLE_LAYERS",
     "FeatureExtractor",
+    "FourierImage",
     "LossTerms",
     "NSTError",
     "StyleTransferLoss",
@@ -34,6 +35,7 @@ __all__ = [
     "init_image",
     "load_image",
     "load_vgg19",
+    "parametrize",
     "postprocess",
     "preprocess",
     "resize",

@@ -18,7 +18,7 @@ from .images import load_image, postprocess, preprocess
 from .losses import StyleTransferLoss
 from .pyramid import pyramid_stylize
 from .spatial import GuidedStyleTransferLoss, load_mask
-from .synthesis import INITS
+from .synthesis import INITS, PARAMETRIZATIONS
 from .training import OPTIMIZERS
 from .vgg import WEIGHTS
 
@@ -75,6 +75,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--style-weight", type=_weight, default=1e4)
     p.add_argument("--tv-weight", type=_weight, default=10.0)
     p.add_argument("--init", choices=INITS, default="content")
+    p.add_argument(
+        "--parametrization",
+        choices=PARAMETRIZATIONS,
+        default="fourier",
+        help="what the optimiser changes: the pixels, or the image's spectrum (default fourier: "
+        "same result quality in ~20%% fewer passes, see benchmarks/)",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument(
         "--weights",
@@ -196,6 +203,7 @@ def run(args: argparse.Namespace) -> Path:
             make_loss=_make_loss(args, mask),
             init=args.init,
             seed=args.seed,
+            parametrization=args.parametrization,
             optimizer=args.optimizer,
             lr=args.lr,
             progress=not args.quiet,
@@ -218,7 +226,7 @@ def run(args: argparse.Namespace) -> Path:
     h, w = content.shape[-2:]
     levels = f", {args.pyramid}-level pyramid" if args.pyramid > 1 else ""
     print(
-        f"wrote {args.output} ({w}x{h} px, {args.steps} {args.optimizer} steps{levels}, "
+        f"wrote {args.output} ({w}x{h} px, {args.steps} {args.optimizer} steps ({args.parametrization}){levels}, "
         f"{args.weights} weights, {device}) in {seconds:.1f} s"
     )
     return args.output

@@ -10,7 +10,7 @@ from torch.nn import functional as F
 from .errors import NSTError
 from .features import FeatureExtractor
 from .losses import StyleTransferLoss
-from .synthesis import SynthesizedImage, init_image
+from .synthesis import init_image, parametrize
 from .training import TrainResult, train
 
 
@@ -31,6 +31,7 @@ def pyramid_stylize(
     make_loss: Callable[..., StyleTransferLoss] = StyleTransferLoss,
     init: str = "content",
     seed: int = 0,
+    parametrization: str = "pixels",
     stop_below: float | None = None,
     **train_kwargs,
 ) -> TrainResult:
@@ -42,7 +43,8 @@ def pyramid_stylize(
     `init` image plus upsample(result k - start image k), so the photo keeps its full-size
     detail. `make_loss(extractor, content, style)` builds each level's objective (default:
     `StyleTransferLoss` with its defaults); it gets `style` as given, rescaled (a list stays a
-    list; None entries stay None). The returned history runs on across levels, with a "level"
+    list; None entries stay None). Each level holds its image as `parametrization` says
+    ("pixels" or "fourier", see `parametrize`). The returned history runs on across levels, with a "level"
     entry (0 = coarsest) per step.
     """
     if not steps or any(not isinstance(n, int) or n < 0 for n in steps):
@@ -75,7 +77,7 @@ def pyramid_stylize(
             start = base + F.interpolate(change, size=c.shape[-2:], mode="bilinear", align_corners=False)
         last = level == levels - 1
         r = train(
-            SynthesizedImage(start),
+            parametrize(start, parametrization),
             make_loss(extractor, c, s),
             steps=n,
             stop_below=stop_below if last else None,

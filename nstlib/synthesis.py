@@ -10,6 +10,7 @@ from .errors import NSTError
 from .images import IMAGENET_MEAN, IMAGENET_STD
 
 INITS = ("content", "noise", "style")
+PARAMETRIZATIONS = ("pixels", "fourier")
 
 
 def init_image(
@@ -53,3 +54,44 @@ class SynthesizedImage(nn.Module):
     def forward(self) -> torch.Tensor:
         """The current image."""
         return self.weight
+
+
+class FourierImage(nn.Module):
+    """A (1, 3, H, W) image held as its start plus a change stored as a scaled 2-D spectrum.
+
+    Frequency f's coefficient is multiplied by (f / f_lowest) ** -decay, so one optimiser step
+    moves coarse structure more than pixel-level noise: a preconditioner, after Mordvintsev et
+    al. 2018 ("Differentiable Image Parameterizations"). It reaches a given loss in fewer
+    L-BFGS passes than pixels (measured in benchmarks/); the optimum is the same, as any image
+    is some start + spectrum. With all coefficients zero, forward() returns the start exactly.
+    """
+
+    def __init__(self, image: torch.Tensor, decay: float = 0.5) -> None:
+        super().__init__()
+        if not decay >= 0:
+            raise NSTError(f"decay must be >= 0 (0 = every frequency alike), got {decay}")
+        h, w = image.shape[-2:]
+        fy = torch.fft.fftfreq(h).view(-1, 1)
+        fx = torch.fft.rfftfreq(w).view(1, -1)
+        lowest = 1.0 / max(h, w)  # the DC term gets the lowest frequency's scale, not infinity
+        freq = torch.sqrt(fx**2 + fy**2).clamp(min=lowest)
+        self.register_buffer("start", image.detach().clone())
+        self.register_buffer("scale", (freq / lowest).pow(-decay).to(image))
+        # real and imaginary parts as a last axis of 2: L-BFGS works on real tensors
+        self.weight = nn.Parameter(image.new_zeros(*image.shape[:-1], w // 2 + 1, 2))
+
+    def forward(self) -> torch.Tensor:
+        """The current image: start + inverse FFT of the scaled spectrum."""
+        spectrum = torch.view_as_complex(self.weight) * self.scale
+        return self.start + torch.fft.irfft2(spectrum, s=self.start.shape[-2:], norm="ortho")
+
+
+def parametrize(image: torch.Tensor, parametrization: str = "pixels") -> nn.Module:
+    """The image as parameters: `SynthesizedImage` ("pixels") or `FourierImage` ("fourier")."""
+    if parametrization == "pixels":
+        return SynthesizedImage(image)
+    if parametrization == "fourier":
+        return FourierImage(image)
+    raise NSTError(
+        f"unknown parametrization {parametrization!r}; choose one of {', '.join(PARAMETRIZATIONS)}"
+    )

@@ -8,12 +8,13 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import torch
+from torch import nn
 from tqdm.auto import tqdm
 
 from .errors import NSTError
 from .features import CONTENT_LAYERS, STYLE_LAYERS, FeatureExtractor
 from .losses import LossTerms, StyleTransferLoss
-from .synthesis import SynthesizedImage
+from .synthesis import init_image, parametrize
 
 OPTIMIZERS = ("adam", "lbfgs")
 #: Learning rates that work with the default weights: d2l's 0.3 for Adam, 1 for L-BFGS.
@@ -33,7 +34,7 @@ class TrainResult:
 
 
 def train(
-    synth: SynthesizedImage,
+    synth: nn.Module,
     loss_fn: Callable[[torch.Tensor], LossTerms],
     *,
     optimizer: str = "adam",
@@ -46,7 +47,7 @@ def train(
     progress: bool = True,
     stop_below: float | None = None,
 ) -> TrainResult:
-    """Run `steps` optimiser steps on `synth`, one forward/backward pass each.
+    """Run `steps` optimiser steps on `synth` (the image as parameters), one pass each.
 
     Adam uses StepLR(lr_decay_step, lr_decay_gamma) as d2l does. L-BFGS keeps its curvature
     history across steps and takes unit steps without line search (as Johnson's
@@ -134,6 +135,7 @@ def stylize(
     tv_weight: float = 10.0,
     init: str = "content",
     seed: int = 0,
+    parametrization: str = "pixels",
     **train_kwargs,
 ) -> TrainResult:
     """Gatys-style transfer of `style` onto `content` (normalised (1, 3, H, W) tensors).
@@ -144,6 +146,8 @@ def stylize(
     these rectified outputs from its in-place ReLUs, except conv5_1, where its net ends before
     the ReLU), the Caffe VGG-19 the paper used (d2l: torchvision's), VGG parameters frozen
     (d2l leaves them requiring grad, ~1.45x slower) and style Grams computed once.
+    `parametrization="fourier"` optimises the image's spectrum instead of its pixels
+    (`FourierImage`: same optimum, fewer L-BFGS passes to reach a loss).
     `train_kwargs` go to `train` (optimizer, steps, lr, callback, progress, ...).
     """
     if extractor is None:
@@ -161,5 +165,5 @@ def stylize(
         tv_weight,
         style_layer_weights,
     )
-    synth = SynthesizedImage.from_init(content, style, init, seed).to(content.device)
+    synth = parametrize(init_image(content, style, init, seed), parametrization).to(content.device)
     return train(synth, loss_fn, **train_kwargs)

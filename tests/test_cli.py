@@ -18,7 +18,7 @@ def test_writes_the_result_and_says_where(tmp_path, capsys):
     assert main([CAT, CAFE, "-o", str(out), *FAST, "--optimizer", "adam"]) == 0
     assert Image.open(out).size == (32, 21)
     said = capsys.readouterr().out
-    assert said.startswith(f"wrote {out} (32x21 px, 2 adam steps, caffe weights, cpu) in ") and said.endswith(
+    assert said.startswith(f"wrote {out} (32x21 px, 2 adam steps (fourier), caffe weights, cpu) in ") and said.endswith(
         " s\n"
     )
 
@@ -109,6 +109,7 @@ HOKUSAI = str(IMG / "style" / "hokusai-great-wave.jpg")
         ["--preserve-color", "histogram"],
         ["--style", HOKUSAI, "--style-weights", "0.7", "0.3"],
         ["--style-scale", "2", "--pyramid", "2"],
+        ["--parametrization", "pixels"],
     ],
 )
 def test_perceptual_controls_run(tmp_path, extra):

@@ -30,3 +30,42 @@ def test_style_init_is_resized_to_content():
         nl.init_image(torch.zeros(1, 3, 4, 4), init="style")
     with pytest.raises(nl.NSTError, match="unknown init 'zeros'"):
         nl.init_image(torch.zeros(1, 3, 4, 4), init="zeros")
+
+
+def test_fourier_image_starts_at_the_start_image_and_is_parametrized_by_its_spectrum():
+    start = torch.randn(1, 3, 12, 17)
+    img = nl.FourierImage(start)
+    assert torch.equal(img(), start) and img().data_ptr() != start.data_ptr()
+    ((name, param),) = img.named_parameters()
+    assert name == "weight" and param.shape == (1, 3, 12, 17 // 2 + 1, 2) and param.is_contiguous()
+    # The DC coefficient (scale 1, orthonormal FFT) shifts one channel by 1/sqrt(H*W) everywhere.
+    with torch.no_grad():
+        param[0, 1, 0, 0, 0] = 1.0
+    change = img() - start
+    assert torch.allclose(change[0, 1], torch.full((12, 17), 1 / (12 * 17) ** 0.5), atol=1e-6)
+    assert change[0, [0, 2]].abs().max() < 1e-6
+
+
+def test_fourier_image_damps_fine_detail_by_its_decay():
+    start = torch.zeros(1, 1, 32, 32)
+
+    def amplitude(fy: int, fx: int, decay: float) -> float:
+        img = nl.FourierImage(start, decay=decay)
+        with torch.no_grad():
+            img.weight[0, 0, fy, fx, 0] = 1.0
+        return float(img().detach().abs().max())
+
+    # Frequency 4/32 is 4x the lowest (1/32): decay 0.5 gives it half the amplitude.
+    assert amplitude(0, 4, 0.5) / amplitude(0, 1, 0.5) == pytest.approx(0.5, rel=1e-4)
+    assert amplitude(4, 0, 0.5) / amplitude(1, 0, 0.5) == pytest.approx(0.5, rel=1e-4)
+    assert amplitude(0, 4, 0.0) / amplitude(0, 1, 0.0) == pytest.approx(1.0, rel=1e-4)
+    with pytest.raises(nl.NSTError, match="decay must be >= 0"):
+        nl.FourierImage(start, decay=-1)
+
+
+def test_parametrize_names_the_choices():
+    x = torch.randn(1, 3, 8, 8)
+    assert isinstance(nl.parametrize(x), nl.SynthesizedImage)
+    assert isinstance(nl.parametrize(x, "fourier"), nl.FourierImage)
+    with pytest.raises(nl.NSTError, match="unknown parametrization 'wavelet'; choose one of pixels, fourier"):
+        nl.parametrize(x, "wavelet")

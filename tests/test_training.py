@@ -131,3 +131,17 @@ def test_pyramid_returns_the_content_size_and_runs_on(images, random_net):
         pyramid_stylize(content, style, ext, steps=(1, 1, 1, 1))
     with pytest.raises(nl.NSTError, match="non-empty list of whole numbers"):
         pyramid_stylize(content, style, ext, steps=())
+
+
+def test_fourier_image_reaches_the_pixel_loss_in_fewer_lbfgs_passes(caffe_net):
+    # The preconditioner's gain grows with size: measured 35 vs 40 passes at 128 px, 85 vs 107 at 300x450.
+    content, style = small("content/chelsea-cat.jpg", 128), small("style/van-gogh-night-cafe.jpg", 128)
+    ext = nl.FeatureExtractor(nl.STYLE_LAYERS + nl.CONTENT_LAYERS, net=caffe_net)
+    pixels = nl.stylize(content, style, extractor=ext, optimizer="lbfgs", steps=40, progress=False)
+    bar = pixels.history["total"][-1]
+    fourier = nl.stylize(
+        content, style, extractor=ext, optimizer="lbfgs", steps=80, progress=False,
+        parametrization="fourier", stop_below=bar,
+    )
+    assert fourier.history["total"][-1] <= bar
+    assert fourier.evaluations <= 38

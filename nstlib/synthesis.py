@@ -7,7 +7,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from .errors import NSTError
-from .images import IMAGENET_MEAN, IMAGENET_STD
+from .images import from_pixels
 
 INITS = ("content", "noise", "style")
 PARAMETRIZATIONS = ("pixels", "fourier")
@@ -25,10 +25,7 @@ def init_image(
         return content.detach().clone()
     if init == "noise":
         gen = torch.Generator().manual_seed(seed)  # CPU generator: same noise on every device
-        pixels = torch.rand(content.shape, generator=gen).to(content)
-        mean = content.new_tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
-        std = content.new_tensor(IMAGENET_STD).view(1, 3, 1, 1)
-        return (pixels - mean) / std
+        return from_pixels(torch.rand(content.shape, generator=gen).to(content))
     if init == "style":
         if style is None:
             raise NSTError("init='style' needs the style image")

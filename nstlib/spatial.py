@@ -27,7 +27,12 @@ MAX_GRAY_SHARE = 0.05
 
 
 def rectangle_mask(
-    shape: tuple[int, int], top: float, left: float, bottom: float, right: float
+    shape: tuple[int, int],
+    top: float,
+    left: float,
+    bottom: float,
+    right: float,
+    device: torch.device | str | None = None,
 ) -> torch.Tensor:
     """1 inside the rectangle given in fractions of (height, width), e.g. top=0, bottom=0.5."""
     if not (0 <= top < bottom <= 1 and 0 <= left < right <= 1):
@@ -35,7 +40,7 @@ def rectangle_mask(
             f"rectangle must satisfy 0 <= top < bottom <= 1 and 0 <= left < right <= 1, got {(top, left, bottom, right)}"
         )
     h, w = shape
-    mask = torch.zeros(1, 1, h, w)
+    mask = torch.zeros(1, 1, h, w, device=device)
     mask[..., round(top * h) : round(bottom * h), round(left * w) : round(right * w)] = 1
     return mask
 

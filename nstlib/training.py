@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -13,10 +14,12 @@ from tqdm.auto import tqdm
 
 from .errors import NSTError
 from .features import CONTENT_LAYERS, STYLE_LAYERS, FeatureExtractor
+from .lbfgs import LBFGS
 from .losses import LossTerms, StyleTransferLoss
 from .synthesis import init_image, parametrize
 
 OPTIMIZERS = ("adam", "lbfgs")
+PRECISIONS = ("fp32", "bf16")
 #: Learning rates that work with the default weights: d2l's 0.3 for Adam, 1 for L-BFGS.
 DEFAULT_LR = {"adam": 0.3, "lbfgs": 1.0}
 
@@ -33,6 +36,65 @@ class TrainResult:
     seconds: float = 0.0
 
 
+Pass = Callable[[], LossTerms]
+
+
+def _bf16(
+    loss_fn: Callable[[torch.Tensor], LossTerms], device_type: str
+) -> Callable[[torch.Tensor], LossTerms]:
+    """loss_fn under bfloat16 autocast (matmuls and convolutions in bf16, reductions in fp32)."""
+
+    def run(image: torch.Tensor) -> LossTerms:
+        with torch.autocast(device_type, dtype=torch.bfloat16):
+            return loss_fn(image)
+
+    return run
+
+
+def eager_pass(synth: nn.Module, loss_fn: Callable[[torch.Tensor], LossTerms]) -> Pass:
+    """One forward/backward pass: the loss of synth() and its gradients, computed afresh."""
+    params = list(synth.parameters())
+
+    def run() -> LossTerms:
+        for p in params:
+            p.grad = None
+        terms = loss_fn(synth())
+        terms.total.backward()
+        return terms
+
+    return run
+
+
+def graphed_pass(synth: nn.Module, loss_fn: Callable[[torch.Tensor], LossTerms]) -> Pass:
+    """The same pass recorded once as a CUDA graph and replayed: one launch instead of hundreds.
+
+    On a GPU the pass is short enough that the CPU issuing its ~600 kernels one by one is
+    the bottleneck (measured: 7.5 ms per pass at 512 px on an H100, of which 4.2 ms on the
+    GPU). Recording costs three warm-up passes (not counted as evaluations). Replays reuse
+    the recorded memory: the parameters are updated in place and their .grad and the
+    returned terms are overwritten by the next replay.
+    """
+    run = eager_pass(synth, loss_fn)
+    side = torch.cuda.Stream()
+    side.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(side):  # warm up off the main stream, as capture requires
+        for _ in range(3):
+            run()
+    torch.cuda.current_stream().wait_stream(side)
+    for p in synth.parameters():
+        p.grad = None
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        terms = loss_fn(synth())
+        terms.total.backward()
+
+    def replay() -> LossTerms:
+        graph.replay()
+        return terms
+
+    return replay
+
+
 def train(
     synth: nn.Module,
     loss_fn: Callable[[torch.Tensor], LossTerms],
@@ -46,16 +108,23 @@ def train(
     callback_every: int = 10,
     progress: bool = True,
     stop_below: float | None = None,
+    cuda_graph: bool | None = None,
+    precision: str = "fp32",
 ) -> TrainResult:
     """Run `steps` optimiser steps on `synth` (the image as parameters), one pass each.
 
-    Adam uses StepLR(lr_decay_step, lr_decay_gamma) as d2l does. L-BFGS keeps its curvature
-    history across steps and takes unit steps without line search (as Johnson's
-    neural-style does), so each step costs exactly one pass like Adam's. `callback(step,
+    Adam uses StepLR(lr_decay_step, lr_decay_gamma) as d2l does. L-BFGS (`nstlib.lbfgs`)
+    keeps its curvature history across steps and takes unit steps without line search (as
+    Johnson's neural-style does), so each step costs exactly one pass like Adam's. `callback(step,
     image, terms)` runs every `callback_every` steps and after the last one. With
     `stop_below`, training ends at the first step whose loss is at or below it. The history
     holds every step's losses, learning rate and wall time since the start ("seconds").
-    Raises NSTError if the loss stops being finite.
+    `cuda_graph` (default: when synth is on a GPU) replays the pass as a CUDA graph
+    (`graphed_pass`). Losses are read back to the CPU only every 10 steps (and at callbacks,
+    and every step with `stop_below`), so a GPU never waits for the CPU in between; a step's
+    "seconds" is when it was issued. `precision="bf16"` runs the loss under bfloat16 autocast
+    (a GPU lever: 500 L-BFGS iterations at 512 px took 2.3 s instead of 3.2 s on an H100, ending
+    0.3% higher; CPUs without bf16 units gain nothing). Raises NSTError if the loss stops being finite.
     """
     if optimizer not in OPTIMIZERS:
         raise NSTError(f"unknown optimizer {optimizer!r}; choose one of {', '.join(OPTIMIZERS)}")
@@ -66,26 +135,54 @@ def train(
         raise NSTError(f"lr must be > 0, got {lr}")
     if callback_every < 1:
         raise NSTError(f"callback_every must be >= 1, got {callback_every}")
+    if precision not in PRECISIONS:
+        raise NSTError(f"unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}")
     params = list(synth.parameters())
+    if precision == "bf16":
+        loss_fn = _bf16(loss_fn, params[0].device.type)
     if optimizer == "adam":
         opt = torch.optim.Adam(params, lr=lr)
         scheduler = torch.optim.lr_scheduler.StepLR(opt, lr_decay_step, lr_decay_gamma)
     else:
-        opt = torch.optim.LBFGS(params, lr=lr, max_iter=1, history_size=100)
+        opt = LBFGS(params, lr=lr, history_size=100)
         scheduler = None
+    on_gpu = params[0].device.type == "cuda"
+    run_pass = eager_pass(synth, loss_fn)
+    if (on_gpu if cuda_graph is None else cuda_graph) and steps > 0:
+        if not on_gpu:
+            raise NSTError("cuda_graph=True needs the image on a CUDA device")
+        try:
+            run_pass = graphed_pass(synth, loss_fn)
+        except RuntimeError as err:  # a loss that cannot be captured still trains, only slower
+            warnings.warn(f"CUDA graph capture failed ({err}); running the pass eagerly", stacklevel=2)
 
     keys = ("step", "content", "style", "tv", "total", "lr", "seconds")
     history: dict[str, list[float]] = {k: [] for k in keys}
+    pending: list[torch.Tensor] = []  # losses of steps not yet read back, one row each
     evaluations = 0
     last: LossTerms | None = None
 
     def closure() -> torch.Tensor:
         nonlocal evaluations, last
-        opt.zero_grad(set_to_none=True)
-        last = loss_fn(synth())
-        last.total.backward()
+        last = run_pass()
         evaluations += 1
         return last.total
+
+    def read_back() -> None:
+        """Move the pending losses into the history (one device-to-host copy)."""
+        if not pending:
+            return
+        rows = torch.stack(pending).tolist()
+        first = len(history["total"])
+        for i, (content, style, tv, total) in enumerate(rows):
+            if not math.isfinite(total):
+                raise NSTError(
+                    f"the loss became {total} at step {first + i + 1} with {optimizer} lr={lr:g}; "
+                    f"lower the learning rate (try lr={lr / 10:g})"
+                )
+            for key, value in zip(("content", "style", "tv", "total"), (content, style, tv, total)):
+                history[key].append(value)
+        pending.clear()
 
     start = time.perf_counter()
     bar = tqdm(total=steps, desc=optimizer, disable=not progress, leave=False)
@@ -96,26 +193,23 @@ def train(
                 opt.step()
             else:
                 opt.step(closure)
-            values = last.as_floats()
-            if not math.isfinite(values["total"]):
-                raise NSTError(
-                    f"the loss became {values['total']} at step {step} with {optimizer} lr={lr:g}; "
-                    f"lower the learning rate (try lr={lr / 10:g})"
-                )
+            pending.append(torch.stack([last.content, last.style, last.tv, last.total]).detach())
             history["step"].append(step)
             history["lr"].append(opt.param_groups[0]["lr"])
-            for key, value in values.items():
-                history[key].append(value)
             history["seconds"].append(time.perf_counter() - start)
             if scheduler is not None:
                 scheduler.step()
-            if callback is not None and (step % callback_every == 0 or step == steps):
+            due = callback is not None and (step % callback_every == 0 or step == steps)
+            if step % 10 == 0 or step == steps or due or stop_below is not None:
+                read_back()
+            if due:
                 callback(step, synth().detach(), last)
             bar.update(1)
             if step % 10 == 0 or step == steps:
-                bar.set_postfix(loss=f"{values['total']:.3g}")
-            if stop_below is not None and values["total"] <= stop_below:
+                bar.set_postfix(loss=f"{history['total'][-1]:.3g}")
+            if stop_below is not None and history["total"][-1] <= stop_below:
                 break
+        read_back()
     finally:
         bar.close()
     return TrainResult(synth().detach().clone(), history, evaluations, time.perf_counter() - start)

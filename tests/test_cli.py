@@ -5,6 +5,7 @@ import sys
 import pytest
 from PIL import Image
 
+import nstlib as nl
 from conftest import IMG, ROOT
 from nstlib.cli import main
 
@@ -18,9 +19,9 @@ def test_writes_the_result_and_says_where(tmp_path, capsys):
     assert main([CAT, CAFE, "-o", str(out), *FAST, "--optimizer", "adam"]) == 0
     assert Image.open(out).size == (32, 21)
     said = capsys.readouterr().out
-    assert said.startswith(f"wrote {out} (32x21 px, 2 adam steps (fourier), caffe weights, cpu) in ") and said.endswith(
-        " s\n"
-    )
+    device = nl.default_device()
+    assert said.startswith(f"wrote {out} (32x21 px, 2 adam steps (fourier), caffe weights, {device}) in ")
+    assert said.endswith(" s\n")
 
 
 def test_refuses_to_overwrite_inputs(tmp_path, capsys):
@@ -110,12 +111,15 @@ HOKUSAI = str(IMG / "style" / "hokusai-great-wave.jpg")
         ["--style", HOKUSAI, "--style-weights", "0.7", "0.3"],
         ["--style-scale", "2", "--pyramid", "2"],
         ["--parametrization", "pixels"],
+        ["--precision", "bf16"],
     ],
 )
-def test_perceptual_controls_run(tmp_path, extra):
+def test_perceptual_controls_run(tmp_path, capsys, extra):
     out = tmp_path / "o.png"
     assert main([CAT, CAFE, "-o", str(out), "--size", "64", "--steps", "2", "--quiet", *extra]) == 0
     assert Image.open(out).size == (64, 43)
+    if "bf16" in extra:
+        assert ", bf16, caffe weights" in capsys.readouterr().out
 
 
 def test_luminance_mode_keeps_the_photo_colours(tmp_path):

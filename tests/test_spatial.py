@@ -10,6 +10,8 @@ from nstlib import spatial
 def test_rectangle_and_color_masks():
     m = spatial.rectangle_mask((10, 20), top=0, left=0.5, bottom=0.5, right=1)
     assert m.shape == (1, 1, 10, 20) and m.sum() == 5 * 10 and m[0, 0, 0, 19] == 1 and m[0, 0, 9, 0] == 0
+    device = nl.default_device()  # masks combine with masks made from images on that device
+    assert spatial.rectangle_mask((4, 4), 0, 0, 1, 1, device=device).device.type == device.type
     with pytest.raises(nl.NSTError, match="rectangle must satisfy"):
         spatial.rectangle_mask((10, 10), 0.5, 0, 0.2, 1)
     img = torch.zeros(1, 3, 2, 2)

@@ -1,0 +1,51 @@
+"""Refresh the stored output of every `show_source(...)` cell from the library's current code.
+
+Run from the repository root after changing library code that a chapter shows:
+    python tools/refresh_sources.py
+Only those outputs change; re-run a chapter (tools/execute_notebooks.py) when its results would.
+"""
+
+import inspect
+import json
+import re
+from pathlib import Path
+
+import nstlib as nl
+from nstlib import color, spatial
+from nstlib.lbfgs import LBFGS
+from nstlib.pyramid import pyramid_stylize
+
+NAMES = {"nl": nl, "color": color, "spatial": spatial, "LBFGS": LBFGS, "pyramid_stylize": pyramid_stylize}
+
+
+def main() -> None:
+    """Rewrite the show_source outputs that differ from the library's source."""
+    for path in sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("[0-9]*.ipynb")):
+        nb = json.loads(path.read_text())
+        changed = 0
+        for cell in nb["cells"]:
+            if cell["cell_type"] != "code" or not "".join(cell["source"]).strip():
+                continue
+            m = re.fullmatch(r"show_source\((.+)\)", "".join(cell["source"]).strip().splitlines()[-1])
+            if not m:
+                continue
+            text = f"```python\n{inspect.getsource(eval(m.group(1), NAMES)).rstrip()}\n```"
+            output = {
+                "data": {
+                    "text/markdown": text.splitlines(keepends=True),
+                    "text/plain": ["<IPython.core.display.Markdown object>"],
+                },
+                "execution_count": cell.get("execution_count"),
+                "metadata": {},
+                "output_type": "execute_result",
+            }
+            if cell.get("outputs") != [output]:
+                cell["outputs"] = [output]
+                changed += 1
+        if changed:
+            path.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
+        print(f"{path.name}: {changed} refreshed")
+
+
+if __name__ == "__main__":
+    main()

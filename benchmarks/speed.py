@@ -262,10 +262,13 @@ def fixed_work(side: int, iterations: int, device: torch.device) -> list[dict]:
     ]
     if device.type != "cuda":
         settings = [("eager", False, True, False, False)]
+    layers = nl.CONTENT_LAYERS + nl.STYLE_LAYERS
+    net = nl.load_vgg19("caffe", device=device)  # frozen: every extractor below can share it
+    judge = nl.StyleTransferLoss(nl.FeatureExtractor(layers, net=net), content, style)
     rows = []
     for name, graph, cl, bench, half in settings:
         torch.backends.cudnn.benchmark = bench
-        ext = nl.FeatureExtractor(nl.CONTENT_LAYERS + nl.STYLE_LAYERS, device=device, channels_last=cl)
+        ext = nl.FeatureExtractor(layers, net=net, channels_last=cl)
 
         def run(steps, ext=ext, half=half, graph=graph):
             _sync(device)
@@ -287,9 +290,7 @@ def fixed_work(side: int, iterations: int, device: torch.device) -> list[dict]:
         r, seconds = run(iterations)
         torch.backends.cudnn.benchmark = False
         with torch.no_grad():  # every image scored the same way: fp32, no graph
-            score = nl.StyleTransferLoss(
-                nl.FeatureExtractor(nl.CONTENT_LAYERS + nl.STYLE_LAYERS, device=device), content, style
-            )(r.image).total.item()
+            score = judge(r.image).total.item()
         rows.append(
             {
                 "setting": name,

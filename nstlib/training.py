@@ -81,12 +81,9 @@ def graphed_pass(synth: nn.Module, loss_fn: Callable[[torch.Tensor], LossTerms])
         for _ in range(3):
             run()
     torch.cuda.current_stream().wait_stream(side)
-    for p in synth.parameters():
-        p.grad = None
     graph = torch.cuda.CUDAGraph()
-    with torch.cuda.graph(graph):
-        terms = loss_fn(synth())
-        terms.total.backward()
+    with torch.cuda.graph(graph):  # the grads it allocates live in the graph's memory
+        terms = run()
 
     def replay() -> LossTerms:
         graph.replay()
@@ -200,12 +197,13 @@ def train(
             if scheduler is not None:
                 scheduler.step()
             due = callback is not None and (step % callback_every == 0 or step == steps)
-            if step % 10 == 0 or step == steps or due or stop_below is not None:
+            report = step % 10 == 0 or step == steps
+            if report or due or stop_below is not None:
                 read_back()
             if due:
                 callback(step, synth().detach(), last)
             bar.update(1)
-            if step % 10 == 0 or step == steps:
+            if report:
                 bar.set_postfix(loss=f"{history['total'][-1]:.3g}")
             if stop_below is not None and history["total"][-1] <= stop_below:
                 break

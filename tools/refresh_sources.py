@@ -5,13 +5,13 @@ Run from the repository root after changing library code that a chapter shows:
 Only those outputs change; re-run a chapter (tools/execute_notebooks.py) when its results would.
 """
 
-import inspect
 import json
 import re
 from pathlib import Path
 
 import nstlib as nl
 from nstlib import color, spatial
+from nstlib.course import show_source
 from nstlib.lbfgs import LBFGS
 from nstlib.pyramid import pyramid_stylize
 
@@ -29,7 +29,7 @@ def main() -> None:
             m = re.fullmatch(r"show_source\((.+)\)", "".join(cell["source"]).strip().splitlines()[-1])
             if not m:
                 continue
-            text = f"```python\n{inspect.getsource(eval(m.group(1), NAMES)).rstrip()}\n```"
+            text = show_source(eval(m.group(1), NAMES)).data  # what the cell itself would show
             output = {
                 "data": {
                     "text/markdown": text.splitlines(keepends=True),

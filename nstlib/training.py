@@ -120,7 +120,7 @@ def train(
     (`graphed_pass`). Losses are read back to the CPU only every 10 steps (and at callbacks,
     and every step with `stop_below`), so a GPU never waits for the CPU in between; a step's
     "seconds" is when it was issued. `precision="bf16"` runs the loss under bfloat16 autocast
-    (a GPU lever: 500 L-BFGS iterations at 512 px took 2.3 s instead of 3.2 s on an H100, ending
+    (a GPU lever: 500 L-BFGS iterations at 512 px took 2.2 s instead of 3.1 s on an H100, ending
     0.3% higher; CPUs without bf16 units gain nothing). Raises NSTError if the loss stops being finite.
     """
     if optimizer not in OPTIMIZERS:

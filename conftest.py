@@ -4,24 +4,19 @@ from __future__ import annotations
 
 import os
 import socket
-from pathlib import Path
 
-# Set before torch is imported anywhere (and inherited by the notebook kernels nbval starts).
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# Set before nstlib is imported anywhere (and inherited by the notebook kernels nbval starts);
+# importing nstlib (below, before torch) sets OMP_WAIT_POLICY=PASSIVE for them too.
 os.environ.setdefault("NSTLIB_FAST", "1")
 os.environ.setdefault("NSTLIB_DEVICE", "cpu")
 
+import nstlib as nl  # noqa: E402, I001  (first: it sets OMP_WAIT_POLICY before torch loads)
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-import nstlib as nl  # noqa: E402
+from tests.helpers import NetworkBlocked  # noqa: E402
 
-ROOT = Path(__file__).resolve().parent
-IMG = ROOT / "img"
-
-
-class NetworkBlocked(RuntimeError):
-    """Raised by any socket connection attempted during a test."""
+collect_ignore_glob = ["workspace/*"]  # learners' copies (nstlib.course workspace); tests run notebooks/
 
 
 @pytest.fixture(autouse=True)
@@ -52,8 +47,3 @@ def caffe_net() -> torch.nn.Sequential:
 def random_net() -> torch.nn.Sequential:
     """A randomly initialised VGG-19 (torchvision's init, seed 0)."""
     return nl.load_vgg19("random", seed=0)
-
-
-def small(path: str, size: int = 64) -> torch.Tensor:
-    """A course image as a normalised tensor whose long side is `size`."""
-    return nl.preprocess(nl.load_image(IMG / path, max_size=size))

@@ -10,10 +10,11 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 from .device import default_device, seed_everything
 from .errors import NSTError
 from .features import CONTENT_LAYERS, STYLE_LAYERS, FeatureExtractor
-from .images import load_image, postprocess, preprocess, resize, show_images, to_rgb
+from .images import load_image, load_tensor, postprocess, preprocess, resize, show_images, to_rgb
 from .losses import LossTerms, StyleTransferLoss, content_loss, gram, style_loss, tv_loss
+from .recipes import pyramid_stylize, stylize
 from .synthesis import FourierImage, SynthesizedImage, init_image, parametrize
-from .training import TrainResult, stylize, train
+from .training import TrainResult, train
 from .vgg import LAYERS, load_vgg19
 
 __version__ = "0.1.0"
@@ -34,9 +35,11 @@ __all__ = [
     "gram",
     "init_image",
     "load_image",
+    "load_tensor",
     "load_vgg19",
     "parametrize",
     "postprocess",
+    "pyramid_stylize",
     "preprocess",
     "resize",
     "seed_everything",

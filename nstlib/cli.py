@@ -1,254 +1,309 @@
-"""`python -m nstlib CONTENT STYLE -o OUT.jpg`: stylise a photo from the command line."""
+"""`python -m nstlib CONTENT [CONTENT ...] STYLE -o OUT`: stylise photos from the command line."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
+from PIL import Image
 from torch.nn import functional as F
+from tqdm.auto import tqdm
 
 from . import color
 from .device import default_device, seed_everything
 from .errors import NSTError
 from .features import CONTENT_LAYERS, STYLE_LAYERS, FeatureExtractor
-from .images import load_image, postprocess, preprocess
+from .images import load_image, postprocess, preprocess, resize
 from .losses import StyleTransferLoss
-from .pyramid import pyramid_stylize
+from .passes import PRECISIONS, resolve_precision
+from .recipes import pyramid_stylize
+from .resources import check_fits
 from .spatial import GuidedStyleTransferLoss, load_mask
 from .synthesis import INITS, PARAMETRIZATIONS
-from .training import OPTIMIZERS, PRECISIONS
+from .training import OPTIMIZERS
 from .vgg import WEIGHTS
 
-
-def _count(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
-    return value
+IMAGE_TYPES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
+DEFAULT_SIZE = 256
 
 
-def _size(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive number of pixels, got {value}")
-    return value
+def _number(kind: type, low: float, rule: str, high: float = float("inf")) -> Callable[[str], float]:
+    """An argparse type: `kind(text)` within [low, high], else the one-line `rule`."""
+
+    def parse(text: str) -> float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{rule}, got {text!r}") from None
+        if not low <= value <= high:  # also refuses NaN
+            raise argparse.ArgumentTypeError(f"{rule}, got {text}")
+        return value
+
+    parse.__name__ = kind.__name__  # argparse names the type in its own messages
+    return parse
 
 
-def _weight(text: str) -> float:
-    value = float(text)
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
-    return value
+_count = _number(int, 0, "must be >= 0")
+_size = _number(int, 1, "must be a positive number of pixels")
+_weight = _number(float, 0, "must be >= 0")
+_positive = _number(float, 1e-9, "must be > 0")
+_levels = _number(int, 1, "must be 1 to 6 levels", 6)
+_batch = _number(int, 1, "must be >= 1")
 
 
-def _positive(text: str) -> float:
-    value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
-    return value
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors: the message and the way to help, no usage block."""
+
+    def error(self, message: str) -> None:
+        self.exit(2, f"error: {message} (see {self.prog} --help)\n")
 
 
-def _levels(text: str) -> int:
-    value = int(text)
-    if not 1 <= value <= 6:
-        raise argparse.ArgumentTypeError(f"must be 1 to 6 levels, got {value}")
-    return value
+def _add_controls(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("perceptual controls (Gatys et al. 2017)")
+    g.add_argument("--style", dest="extra_style", type=Path, action="append", default=[], metavar="PATH",
+                   help="another style image to blend in (repeatable)")  # fmt: skip
+    g.add_argument("--style-weights", type=_weight, nargs="+", default=None, metavar="W",
+                   help="one proportion per style (divided by their sum), e.g. 0.7 0.3")  # fmt: skip
+    g.add_argument("--preserve-color", choices=("luminance", "histogram"), default=None,
+                   help="keep the photo's colours: luminance-only transfer, or recolour the style first")  # fmt: skip
+    g.add_argument("--mask", type=Path, default=None,
+                   help="black-and-white image: the style goes where it is white (a second style: where black)")  # fmt: skip
+    g.add_argument("--style-scale", type=_positive, default=None, metavar="S",
+                   help="style image's long side as a multiple of the content's (default: both --size)")  # fmt: skip
+    g.add_argument("--pyramid", type=_levels, default=1, metavar="N",
+                   help="optimise at N sizes, each twice the last (--steps at each); default 1")  # fmt: skip
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The command-line interface."""
-    p = argparse.ArgumentParser(
+    p = _Parser(
         prog="python -m nstlib",
-        description="Neural style transfer (Gatys et al.) with the original VGG-19, offline.",
+        description="Neural style transfer (Gatys et al.) with the original VGG-19, offline. "
+        "Several photos are stylised in batches and written into the folder OUTPUT.",
     )
-    p.add_argument("content", type=Path, help="content photo")
+    p.add_argument("content", type=Path, nargs="+", help="content photo(s)")
     p.add_argument("style", type=Path, help="style image (a painting)")
-    p.add_argument("-o", "--output", type=Path, required=True, help="where to write the result")
-    p.add_argument("--size", type=_size, default=256, help="long side of the result in px (default 256)")
+    p.add_argument("-o", "--output", type=Path, required=True,
+                   help="the result's file (one photo) or folder (several photos)")  # fmt: skip
+    p.add_argument("--size", type=_size, default=None,
+                   help=f"long side of the result in px (default {DEFAULT_SIZE}, or the photo's own if smaller)")  # fmt: skip
+    p.add_argument("--upscale", action="store_true", help="allow --size above the photo's own size")
     p.add_argument("--steps", type=_count, default=300, help="optimiser steps (default 300)")
     p.add_argument("--optimizer", choices=OPTIMIZERS, default="lbfgs", help="default lbfgs")
-    p.add_argument("--lr", type=float, default=None, help="learning rate (default: 0.3 adam, 1 lbfgs)")
+    p.add_argument("--lr", type=_positive, default=None, help="learning rate (default: 0.3 adam, 1 lbfgs)")
     p.add_argument("--content-weight", type=_weight, default=1.0)
     p.add_argument("--style-weight", type=_weight, default=1e4)
     p.add_argument("--tv-weight", type=_weight, default=10.0)
     p.add_argument("--init", choices=INITS, default="content")
-    p.add_argument(
-        "--parametrization",
-        choices=PARAMETRIZATIONS,
-        default="fourier",
-        help="what the optimiser changes: the pixels, or the image's spectrum (default fourier: "
-        "same result quality in ~20%% fewer passes, see benchmarks/)",
-    )
+    p.add_argument("--parametrization", choices=PARAMETRIZATIONS, default="fourier",
+                   help="what the optimiser changes: the pixels, or the image's spectrum (default fourier: "
+                   "the same loss in fewer passes, see benchmarks/)")  # fmt: skip
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument(
-        "--weights",
-        choices=[w for w in WEIGHTS if w != "caffe-raw"],
-        default="caffe",
-        help="VGG-19 weights (default caffe: the original, offline)",
-    )
+    p.add_argument("--weights", choices=[w for w in WEIGHTS if w != "caffe-raw"], default="caffe",
+                   help="VGG-19 weights (default caffe: the original, offline)")  # fmt: skip
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda if present)")
-    p.add_argument(
-        "--precision",
-        choices=PRECISIONS,
-        default="fp32",
-        help="bf16: bfloat16 autocast, ~30%% faster on recent GPUs, loss ~0.3%% higher (default fp32)",
-    )
-    p.add_argument("--force", action="store_true", help="overwrite OUTPUT if it exists")
+    p.add_argument("--precision", choices=PRECISIONS, default="auto",
+                   help="auto (default): bf16 on GPUs that have it, fp16 on others (e.g. T4), fp32 on CPUs")  # fmt: skip
+    p.add_argument("--batch", type=_batch, default=None,
+                   help="photos stylised together (default: 8 on a GPU, 1 on a CPU)")  # fmt: skip
+    p.add_argument("--force", action="store_true", help="overwrite outputs that exist")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    g = p.add_argument_group("perceptual controls (Gatys et al. 2017)")
-    g.add_argument(
-        "--style",
-        dest="extra_style",
-        type=Path,
-        action="append",
-        default=[],
-        metavar="PATH",
-        help="another style image to blend in (repeatable)",
-    )
-    g.add_argument(
-        "--style-weights",
-        type=_weight,
-        nargs="+",
-        default=None,
-        metavar="W",
-        help="one proportion per style (divided by their sum), e.g. 0.7 0.3",
-    )
-    g.add_argument(
-        "--preserve-color",
-        choices=("luminance", "histogram"),
-        default=None,
-        help="keep the photo's colours: luminance-only transfer, or recolour the style first",
-    )
-    g.add_argument(
-        "--mask",
-        type=Path,
-        default=None,
-        help="black-and-white image: the style goes where it is white (a second style: where black)",
-    )
-    g.add_argument(
-        "--style-scale",
-        type=_positive,
-        default=None,
-        metavar="S",
-        help="style image's long side as a multiple of the content's (default: both --size)",
-    )
-    g.add_argument(
-        "--pyramid",
-        type=_levels,
-        default=1,
-        metavar="N",
-        help="optimise at N sizes, each twice the last (--steps at each); default 1",
-    )
+    _add_controls(p)
     return p
 
 
-def _check_output(out: Path, inputs: list[Path], force: bool) -> None:
+def _check_output(out: Path, inputs: list[Path], force: bool, new_folder: bool = False) -> None:
     for src in inputs:
         if out.resolve() == src.resolve() or (out.exists() and src.exists() and out.samefile(src)):
             raise NSTError(f"{out}: is an input image; choose another output path")
+    if out.is_dir():
+        raise NSTError(f"{out}: is a folder; name the output file, e.g. -o {out / 'result.jpg'}")
     if out.exists() and not force:
         raise NSTError(f"{out}: already exists; choose another path or add --force to overwrite it")
-    if out.suffix.lower() not in (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"):
+    if out.suffix.lower() not in IMAGE_TYPES:
         raise NSTError(f"{out}: unknown image type {out.suffix!r}; end the name in .jpg or .png")
-    if not out.parent.is_dir():
+    if not (out.parent.is_dir() or new_folder):
         raise NSTError(f"{out}: folder {out.parent} does not exist; create it first")
 
 
-def _make_loss(args: argparse.Namespace, mask: torch.Tensor | None):
+def plan_outputs(contents: list[Path], out: Path, inputs: list[Path], force: bool) -> list[Path]:
+    """One output path per content photo (OUTPUT itself, or OUTPUT/<name> for several), all checked."""
+    if len(contents) == 1:
+        outputs = [out]
+    else:
+        if out.exists() and not out.is_dir():
+            raise NSTError(f"{out}: is a file; several photos need a folder as -o (it is created if missing)")
+        if not out.parent.is_dir():
+            raise NSTError(f"{out}: folder {out.parent} does not exist; create it first")
+        outputs = [
+            out / (p.stem + (p.suffix.lower() if p.suffix.lower() in IMAGE_TYPES else ".jpg"))
+            for p in contents
+        ]
+        if len(set(outputs)) < len(outputs):
+            raise NSTError(f"two photos share a file name, so their results would share {out}/; rename one")
+    for o in outputs:
+        _check_output(o, inputs, force, new_folder=len(outputs) > 1)
+    return outputs
+
+
+def working_size(img: Image.Image, path: Path, size: int | None, upscale: bool) -> int:
+    """The long side to work at: --size, or the default capped at the photo's own size."""
+    own = max(img.size)
+    if size is None:
+        return min(DEFAULT_SIZE, own)
+    if size > own and not upscale:
+        raise NSTError(
+            f"{path} is {img.width}x{img.height} px and --size {size} would enlarge it "
+            f"{size / own:.1f}x; use --size {own} or less, or add --upscale"
+        )
+    return size
+
+
+def _make_loss(args: argparse.Namespace, mask: torch.Tensor | None, labels: list[str]):
     """The objective for one pyramid level: plain/blended, or guided by the mask's two regions."""
-    weights = dict(
-        content_weight=args.content_weight, style_weight=args.style_weight, tv_weight=args.tv_weight
+    options = dict(
+        content_weight=args.content_weight,
+        style_weight=args.style_weight,
+        tv_weight=args.tv_weight,
+        content_label=labels[0],
     )
 
     def make(extractor, content, styles):
         if mask is None:
-            return StyleTransferLoss(extractor, content, styles, style_blend=args.style_weights, **weights)
+            return StyleTransferLoss(
+                extractor, content, styles, style_blend=args.style_weights, style_labels=labels[1:], **options
+            )
         m = F.adaptive_avg_pool2d(mask.to(content), content.shape[-2:])
         regional = [styles[0], styles[1] if len(styles) == 2 else None]
         return GuidedStyleTransferLoss(
-            extractor, content, regional, [m, 1 - m], region_weights=args.style_weights, **weights
+            extractor, content, regional, [m, 1 - m], region_weights=args.style_weights, **options
         )
 
     return make
 
 
-def run(args: argparse.Namespace) -> Path:
-    """Stylise as the parsed arguments say and write the result; returns the output path."""
-    style_paths = [args.style, *args.extra_style]
-    _check_output(args.output, [args.content, *style_paths, *([args.mask] if args.mask else [])], args.force)
+def _check_combination(args: argparse.Namespace, style_paths: list[Path]) -> None:
     if args.style_weights is not None and len(args.style_weights) != len(style_paths):
         raise NSTError(
             f"{len(args.style_weights)} --style-weights for {len(style_paths)} style images; give one per style"
         )
     if args.mask and len(style_paths) > 2:
         raise NSTError("a mask splits the picture into two regions: give one or two styles with --mask")
-    device = args.device or default_device()
-    content_img = load_image(args.content, max_size=args.size)
-    content = preprocess(content_img, device=device)
-    style_size = round(args.style_scale * max(content_img.size)) if args.style_scale else args.size
-    styles = [preprocess(load_image(p, max_size=style_size), device=device) for p in style_paths]
-    mask = load_mask(args.mask, tuple(content.shape[-2:])).to(device) if args.mask else None
-    target = content
+    if args.mask and len(args.content) > 1:
+        raise NSTError("--mask fits one photo; run one photo at a time with a mask")
+
+
+def _style_images(args: argparse.Namespace, images: list[Image.Image], content: torch.Tensor, device) -> list:
+    """The style images at their working size, recoloured to the photo if asked."""
+    size = round(args.style_scale * max(content.shape[-2:])) if args.style_scale else max(content.shape[-2:])
+    styles = [preprocess(resize(img, max_size=size), device=device) for img in images]
     if args.preserve_color == "histogram":
-        styles = [color.match_color(s, content) for s in styles]
-    elif args.preserve_color == "luminance":
-        styles = [color.match_luminance(s, content) for s in styles]
-        target = color.luminance(content)
+        return [color.match_color(s, content) for s in styles]
+    if args.preserve_color == "luminance":
+        return [color.match_luminance(s, content) for s in styles]
+    return styles
+
+
+def _batches(photos: list[tuple[Path, Path, Image.Image]], batch: int, alone: bool) -> list[list]:
+    """Photos of the same size go together, up to `batch` at a time (one at a time if `alone`)."""
+    groups: dict[tuple[int, int], list] = {}
+    for photo in photos:
+        groups.setdefault(photo[2].size, []).append(photo)
+    size = 1 if alone else batch
+    return [g[i : i + size] for g in groups.values() for i in range(0, len(g), size)]
+
+
+def _stylize_batch(args, extractor, group, style_images, mask, device) -> torch.Tensor:
+    """Stylise one batch of same-size photos; returns the results as an (N, 3, H, W) tensor."""
+    content = torch.cat([preprocess(img, device=device) for _, _, img in group])
+    styles = _style_images(args, style_images, content, device)
+    style_paths = [args.style, *args.extra_style]
+    target = color.luminance(content) if args.preserve_color == "luminance" else content
+    labels = [f"content image {group[0][0]}"] + [f"style image {p}" for p in style_paths]
     seed_everything(args.seed)
-    start = time.perf_counter()
-    extractor = FeatureExtractor(CONTENT_LAYERS + STYLE_LAYERS, weights=args.weights, device=device)
-    try:
-        result = pyramid_stylize(
-            target,
-            styles,
-            extractor,
-            steps=[args.steps] * args.pyramid,
-            make_loss=_make_loss(args, mask),
-            init=args.init,
-            seed=args.seed,
-            parametrization=args.parametrization,
-            optimizer=args.optimizer,
-            lr=args.lr,
-            precision=args.precision,
-            progress=not args.quiet,
-        )
-    except NSTError as err:
-        # Name the file when the net finds an image too small.
-        msg = str(err).replace("content image", f"content image {args.content}")
-        if len(style_paths) == 1:
-            msg = msg.replace("style image", f"style image {args.style}")
-        for k, path in enumerate(style_paths, start=1):
-            msg = msg.replace(f"style image {k} ", f"style image {path} ")
-        raise NSTError(msg) from None
-    image = (
-        color.with_content_color(result.image, content)
-        if args.preserve_color == "luminance"
-        else result.image
+    result = pyramid_stylize(
+        target,
+        styles,
+        extractor,
+        steps=[args.steps] * args.pyramid,
+        make_loss=_make_loss(args, mask, labels),
+        init=args.init,
+        seed=args.seed,
+        parametrization=args.parametrization,
+        optimizer=args.optimizer,
+        lr=args.lr,
+        precision=args.precision,
+        progress=not args.quiet,
     )
-    postprocess(image).save(args.output)
-    seconds = time.perf_counter() - start
-    h, w = content.shape[-2:]
-    levels = f", {args.pyramid}-level pyramid" if args.pyramid > 1 else ""
-    levels += ", bf16" if args.precision == "bf16" else ""
+    if args.preserve_color == "luminance":
+        return color.with_content_color(result.image, content)
+    return result.image
+
+
+def _load_photos(args: argparse.Namespace, outputs: list[Path]) -> list[tuple[Path, Path, Image.Image]]:
+    photos = []
+    for path, out in zip(args.content, outputs):
+        img = load_image(path)
+        photos.append((path, out, resize(img, max_size=working_size(img, path, args.size, args.upscale))))
+    return photos
+
+
+def run(args: argparse.Namespace) -> list[Path]:
+    """Stylise as the parsed arguments say and write the results; returns the output paths."""
+    started = time.perf_counter()
+    style_paths = [args.style, *args.extra_style]
+    inputs = [*args.content, *style_paths, *([args.mask] if args.mask else [])]
+    outputs = plan_outputs(args.content, args.output, inputs, args.force)
+    _check_combination(args, style_paths)
+    device = torch.device(args.device) if args.device else default_device()
+    batch = args.batch or (8 if device.type == "cuda" else 1)
+    photos = _load_photos(args, outputs)
+    style_images = [load_image(p) for p in style_paths]
+    w, h = photos[0][2].size
+    mask = load_mask(args.mask, (h, w)).to(device) if args.mask else None
+    batches = _batches(photos, batch, alone=args.preserve_color is not None)
+    for group in batches:
+        w, h = group[0][2].size
+        check_fits(h, w, batch=len(group), optimizer=args.optimizer, device=device)
+    with tqdm(desc="loading VGG-19", bar_format="{desc} ({elapsed})", disable=args.quiet):
+        extractor = FeatureExtractor(CONTENT_LAYERS + STYLE_LAYERS, weights=args.weights, device=device)
+    if len(outputs) > 1:
+        args.output.mkdir(exist_ok=True)
+    for group in batches:
+        images = _stylize_batch(args, extractor, group, style_images, mask, device)
+        for (_, out, _), image in zip(group, images):
+            postprocess(image[None]).save(out)
+            _report(args, out, image, device, time.perf_counter() - started)
+    return outputs
+
+
+def _report(args: argparse.Namespace, out: Path, image: torch.Tensor, device, seconds: float) -> None:
+    h, w = image.shape[-2:]
+    extra = f", {args.pyramid}-level pyramid" if args.pyramid > 1 else ""
+    precision = resolve_precision(args.precision, device)
+    extra += f", {precision}" if precision != "fp32" else ""
     print(
-        f"wrote {args.output} ({w}x{h} px, {args.steps} {args.optimizer} steps ({args.parametrization}){levels}, "
+        f"wrote {out} ({w}x{h} px, {args.steps} {args.optimizer} steps ({args.parametrization}){extra}, "
         f"{args.weights} weights, {device}) in {seconds:.1f} s"
     )
-    return args.output
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: parse, run, turn NSTError into a one-line message and exit code 2."""
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as done:  # --help (0) or a bad option (2, its one line already printed)
+        return int(done.code or 0)
     try:
         run(args)
     except NSTError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("interrupted; nothing written", file=sys.stderr)
+        print("interrupted; nothing more written", file=sys.stderr)
         return 130
     return 0

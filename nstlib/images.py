@@ -134,6 +134,13 @@ def preprocess(
     return from_pixels(x.unsqueeze(0)).contiguous().to(device or "cpu")
 
 
+def load_tensor(
+    path: str | Path, max_size: int | None = None, *, device: torch.device | str | None = None
+) -> torch.Tensor:
+    """Read an image file as a normalised (1, 3, H, W) tensor: `load_image`, then `preprocess`."""
+    return preprocess(load_image(path, max_size=max_size), device=device)
+
+
 def postprocess(x: torch.Tensor) -> Image.Image:
     """Normalised (1, 3, H, W) or (3, H, W) tensor -> PIL image, de-normalised and clamped.
 

@@ -4,8 +4,7 @@ The direction is the classic two-loop recursion (Nocedal & Wright, Algorithm 7.4
 last m steps s_i and gradient changes y_i. Written as two loops of m dot products, each loop
 turn needs the previous one's result, and torch.optim.LBFGS reads each of those numbers back
 to the CPU: 2m host-device round trips per step, which cost more than the VGG pass on a GPU
-(measured: 500 iterations at 512 px on an H100, 12.4 s with torch's optimiser, 5.3 s with this
-one). Here the same recursion is solved as two m x m triangular systems built from the matrix
+(measured side by side in benchmarks/results/cuda.md). Here the same recursion is solved as two m x m triangular systems built from the matrix
 of dot products s_i . y_j, so a step is a few dozen tensor operations and never reads a
 number back. Same iterates as torch.optim.LBFGS(lr, max_iter=1) up to rounding (tested), with
 one difference: a pair without positive curvature (s . y <= 1e-10) is ignored in its slot

@@ -69,19 +69,59 @@ def _check_weight(name: str, value: float) -> float:
     return value
 
 
+class GramStyle(nn.Module):
+    """The style term: per layer, the style loss against the (blended) Gram of the style images.
+
+    The target Grams are computed once here. Several style images are blended by averaging
+    their Grams with `blend` as proportions (divided by their sum; default equal shares).
+    `labels` name the images in errors (default "style image", "style image 2", ...).
+    """
+
+    def __init__(
+        self,
+        extractor: FeatureExtractor,
+        styles: torch.Tensor | Sequence[torch.Tensor],
+        layers: Sequence[str] = STYLE_LAYERS,
+        *,
+        blend: Sequence[float] | None = None,
+        labels: Sequence[str] | None = None,
+    ) -> None:
+        super().__init__()
+        styles = [styles] if isinstance(styles, torch.Tensor) else list(styles)
+        if labels is None:
+            labels = (
+                ["style image"] if len(styles) == 1 else [f"style image {i + 1}" for i in range(len(styles))]
+            )
+        self.layers = tuple(layers)
+        self.blend = blend_weights(blend, len(styles))  # proportions, summing to 1
+        self.targets = dict.fromkeys(self.layers, 0)
+        with torch.no_grad():
+            for s, w, label in zip(styles, self.blend, labels, strict=True):
+                extractor.check_input(s, label)
+                feats = extractor(s)
+                for n in self.layers:
+                    self.targets[n] = self.targets[n] + w * gram(feats[n]).float()
+
+    def forward(self, feats: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Unweighted style loss of each layer."""
+        return {n: style_loss(feats[n], t) for n, t in self.targets.items()}
+
+
 class StyleTransferLoss(nn.Module):
     """Gatys' objective with precomputed targets: weighted content + style + TV loss.
 
-    The content features and the style Grams are computed once here, not at every step.
-    `style` may be a list of images: the target Gram of each layer is then their weighted mean,
-    with `style_blend` as proportions (divided by their sum; default equal).
+    `style` is a style image, a list of them (blended: see `GramStyle`), or a ready style term
+    (a module mapping features to a loss per style layer, e.g. `spatial.GuidedGramStyle`).
+    The content may be a batch of N photos: the loss is then the sum of the N images' losses,
+    so each image gets the gradient it would get alone.
     """
 
     def __init__(
         self,
         extractor: FeatureExtractor,
         content: torch.Tensor,
-        style: torch.Tensor | Sequence[torch.Tensor],
+        style: torch.Tensor | Sequence[torch.Tensor] | nn.Module,
+        *,
         content_layers: Sequence[str] = CONTENT_LAYERS,
         style_layers: Sequence[str] = STYLE_LAYERS,
         content_weight: float = 1.0,
@@ -89,6 +129,8 @@ class StyleTransferLoss(nn.Module):
         tv_weight: float = 10.0,
         style_layer_weights: Mapping[str, float] | Sequence[float] | None = None,
         style_blend: Sequence[float] | None = None,
+        content_label: str = "content image",
+        style_labels: Sequence[str] | None = None,
     ) -> None:
         super().__init__()
         missing = [n for n in (*content_layers, *style_layers) if n not in extractor.layers]
@@ -104,20 +146,15 @@ class StyleTransferLoss(nn.Module):
         self.style_weight = _check_weight("style_weight", style_weight)
         self.tv_weight = _check_weight("tv_weight", tv_weight)
         self.layer_weights = self._layer_weights(style_layer_weights)
-        styles = [style] if isinstance(style, torch.Tensor) else list(style)
-        self.blend = blend_weights(style_blend, len(styles))
-        extractor.check_input(content, "content image")
-        for i, s in enumerate(styles):
-            extractor.check_input(s, "style image" if len(styles) == 1 else f"style image {i + 1}")
+        extractor.check_input(content, content_label)
         self.content_shape = tuple(content.shape[-2:])
+        self.batch = content.shape[0]
         with torch.no_grad():
             feats = extractor(content)
-            self.content_targets = {n: feats[n].detach() for n in self.content_layers}
-            self.style_targets = dict.fromkeys(self.style_layers, 0)
-            for s, w in zip(styles, self.blend, strict=True):
-                feats = extractor(s)
-                for n in self.style_layers:
-                    self.style_targets[n] = self.style_targets[n] + w * gram(feats[n]).detach()
+            self.content_targets = {n: feats[n].detach().float() for n in self.content_layers}
+        if not isinstance(style, nn.Module):
+            style = GramStyle(extractor, style, self.style_layers, blend=style_blend, labels=style_labels)
+        self.style_term = style
 
     def _layer_weights(self, given: Mapping[str, float] | Sequence[float] | None) -> dict[str, float]:
         if given is None:
@@ -135,24 +172,25 @@ class StyleTransferLoss(nn.Module):
         return {n: _check_weight(f"weight of {n}", w) for n, w in zip(self.style_layers, given, strict=True)}
 
     def forward(self, image: torch.Tensor) -> LossTerms:
-        """Evaluate all terms on a normalised (1, 3, H, W) image."""
-        if tuple(image.shape[-2:]) != self.content_shape:
+        """Evaluate all terms on a normalised image shaped like the content."""
+        if (image.shape[0], *image.shape[-2:]) != (self.batch, *self.content_shape):
             raise NSTError(
-                f"image is {tuple(image.shape[-2:])} (H, W) but the content is {self.content_shape}; "
-                "synthesise at the content's size"
+                f"image is {tuple(image.shape)} but the content is {(self.batch, 3, *self.content_shape)}; "
+                "synthesise as many images as photos, at the content's size"
             )
         feats = self.extractor(image)
-        zero = image.new_zeros(())
-        content = sum((content_loss(feats[n], t) for n, t in self.content_targets.items()), zero)
-        per_layer = self.style_terms(feats)
-        style = sum((self.layer_weights[n] * v for n, v in per_layer.items()), zero)
-        tv = tv_loss(image)
-        content, style, tv = self.content_weight * content, self.style_weight * style, self.tv_weight * tv
+        # Terms in fp32 even under fp16 autocast, where squared activations would overflow.
+        with torch.autocast(image.device.type, enabled=False):
+            feats = {n: f.float() for n, f in feats.items()}
+            zero = image.new_zeros(())
+            content = sum((content_loss(feats[n], t) for n, t in self.content_targets.items()), zero)
+            per_layer = self.style_term(feats)
+            style = sum((self.layer_weights[n] * v for n, v in per_layer.items()), zero)
+            n = self.batch  # means over the batch, times its size: each image gets its own gradient
+            content = n * self.content_weight * content
+            style = n * self.style_weight * style
+            tv = n * self.tv_weight * tv_loss(image)
         return LossTerms(content, style, tv, content + style + tv, per_layer)
-
-    def style_terms(self, feats: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        """Unweighted style loss of each style layer (subclasses change how it is measured)."""
-        return {n: style_loss(feats[n], t) for n, t in self.style_targets.items()}
 
 
 def blend_weights(weights: Sequence[float] | None, n_styles: int) -> list[float]:

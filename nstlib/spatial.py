@@ -16,11 +16,13 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image
+from torch import nn
 from torch.nn import functional as F
 
 from .errors import NSTError
+from .features import STYLE_LAYERS, FeatureExtractor
 from .images import load_image, to_pixels
-from .losses import StyleTransferLoss, blend_weights
+from .losses import StyleTransferLoss, blend_weights, gram
 
 #: At most this share of a mask's pixels may be gray (anti-aliased edges); more is refused.
 MAX_GRAY_SHARE = 0.05
@@ -104,56 +106,77 @@ def guided_gram(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return f @ f.transpose(1, 2) / (c * mask.sum().clamp_min(1e-8))
 
 
-class GuidedStyleTransferLoss(StyleTransferLoss):
-    """Gatys' objective where style i applies only inside masks[i] (a style may be None).
+class GuidedGramStyle(nn.Module):
+    """The style term of a guided loss: style i applies only inside masks[i] (a style may be None).
 
-    Regions whose style is None are held to the content alone. Outside every styled region
-    the style term exerts no pull, so the photo stays as it was, apart from a margin of a
-    few pixels that the deeper layers' receptive fields reach across the border.
+    Per layer, the sum over regions of `region_weights[i]` times the style loss between the
+    guided Gram of the image inside mask i and the style's own Gram. Regions whose style is
+    None are held to the content alone.
     """
 
     def __init__(
         self,
-        extractor,
+        extractor: FeatureExtractor,
         content: torch.Tensor,
         styles: Sequence[torch.Tensor | None],
         masks: Sequence[torch.Tensor],
+        layers: Sequence[str] = STYLE_LAYERS,
+        *,
         region_weights: Sequence[float] | None = None,
-        **kwargs,
     ) -> None:
+        super().__init__()
         if len(styles) != len(masks):
             raise NSTError(
                 f"{len(styles)} styles for {len(masks)} masks; give one mask per style (None for 'no style')"
             )
-        styled = [s for s in styles if s is not None]
-        if not styled:
+        if all(s is None for s in styles):
             raise NSTError("give at least one style for the regions")
-        super().__init__(extractor, content, styled, **kwargs)
-        masks = _check_masks(masks, self.content_shape)
+        masks = _check_masks(masks, tuple(content.shape[-2:]))
         weights = (
             blend_weights(region_weights, len(styles)) if region_weights is not None else [1.0] * len(styles)
         )
+        self.layers = tuple(layers)
         self.regions = []  # (weight, {layer: mask at that layer's size}, {layer: target Gram})
         with torch.no_grad():
             sizes = {n: f.shape[-2:] for n, f in extractor(content).items()}
-            for style, mask, weight in zip(styles, masks, weights, strict=True):
+            for i, (style, mask, weight) in enumerate(zip(styles, masks, weights, strict=True)):
                 if style is None:
                     continue
+                extractor.check_input(style, f"style image {i + 1}")
                 feats = extractor(style)
-                targets = {
-                    n: guided_gram(feats[n], torch.ones_like(feats[n][:, :1])) for n in self.style_layers
-                }
-                layer_masks = {
-                    n: F.adaptive_avg_pool2d(mask.to(content), sizes[n]) for n in self.style_layers
-                }
+                targets = {n: gram(feats[n]).float() for n in self.layers}
+                layer_masks = {n: F.adaptive_avg_pool2d(mask.to(content), sizes[n]) for n in self.layers}
                 self.regions.append((weight, layer_masks, targets))
 
-    def style_terms(self, feats: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    def forward(self, feats: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """Per layer: the weighted sum over regions of the guided-Gram style losses."""
         out = {}
-        for n in self.style_layers:
+        for n in self.layers:
             out[n] = sum(
                 w * torch.square(guided_gram(feats[n], masks[n]) - targets[n]).mean()
                 for w, masks, targets in self.regions
             )
         return out
+
+
+class GuidedStyleTransferLoss(StyleTransferLoss):
+    """Gatys' objective with a `GuidedGramStyle` style term: each style only inside its mask.
+
+    Outside every styled region the style term exerts no pull, so the photo stays as it was,
+    apart from a margin of a few pixels that the deeper layers' receptive fields reach across
+    the border. Options after `masks` are `StyleTransferLoss`'s.
+    """
+
+    def __init__(
+        self,
+        extractor: FeatureExtractor,
+        content: torch.Tensor,
+        styles: Sequence[torch.Tensor | None],
+        masks: Sequence[torch.Tensor],
+        *,
+        region_weights: Sequence[float] | None = None,
+        style_layers: Sequence[str] = STYLE_LAYERS,
+        **options,
+    ) -> None:
+        term = GuidedGramStyle(extractor, content, styles, masks, style_layers, region_weights=region_weights)
+        super().__init__(extractor, content, term, style_layers=style_layers, **options)

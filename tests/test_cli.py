@@ -3,11 +3,12 @@ import subprocess
 import sys
 
 import pytest
+import torch
 from PIL import Image
 
 import nstlib as nl
-from conftest import IMG, ROOT
 from nstlib.cli import main
+from tests.helpers import IMG, ROOT
 
 CAT = str(IMG / "content" / "chelsea-cat.jpg")
 CAFE = str(IMG / "style" / "van-gogh-night-cafe.jpg")
@@ -88,9 +89,9 @@ def test_bad_files(tmp_path, capsys):
     ],
 )
 def test_bad_options(tmp_path, capsys, flag, value, message):
-    with pytest.raises(SystemExit) as exit_info:
-        main([CAT, CAFE, "-o", str(tmp_path / "o.jpg"), flag, value])
-    assert exit_info.value.code == 2 and message in capsys.readouterr().err
+    assert main([CAT, CAFE, "-o", str(tmp_path / "o.jpg"), flag, value]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1 and err.startswith("error: ")
 
 
 def test_python_dash_m_entry_point():
@@ -182,3 +183,138 @@ def test_mask_controls(tmp_path, capsys):
     assert "give one or two styles with --mask" in err[0]
     assert "1 --style-weights for 2 style images" in err[1]
     assert "different aspect ratio" in err[2]
+
+
+def _table_row(tmp_path, name):
+    """(argv, expected exit, stderr pattern) for one row of the README's bad-input table."""
+    out = str(tmp_path / "out.jpg")
+    gray, rgba = tmp_path / "gray.png", tmp_path / "rgba.png"
+    Image.open(CAT).convert("L").save(gray)
+    Image.open(CAT).convert("RGBA").save(rgba)
+    (tmp_path / "notes.jpg").write_text("not a picture")
+    (tmp_path / "exists.jpg").write_bytes(b"keep")
+    (tmp_path / "folder").mkdir()
+    rows = {
+        "missing file": ([str(tmp_path / "nope.jpg"), CAFE, "-o", out], 2, r"nope\.jpg: no such file"),
+        "non-image": ([str(tmp_path / "notes.jpg"), CAFE, "-o", out], 2, r"notes\.jpg: not an image"),
+        "output = input": ([CAT, CAFE, "-o", CAT], 2, "is an input image; choose another output"),
+        "folder as output": (
+            [CAT, CAFE, "-o", str(tmp_path / "folder")],
+            2,
+            r"is a folder; name the output file",
+        ),
+        "missing folder": (
+            [CAT, CAFE, "-o", str(tmp_path / "no" / "o.jpg")],
+            2,
+            "does not exist; create it first",
+        ),
+        "unknown extension": ([CAT, CAFE, "-o", str(tmp_path / "o.txt")], 2, r"unknown image type '\.txt'"),
+        "existing output": ([CAT, CAFE, "-o", str(tmp_path / "exists.jpg")], 2, "already exists; .* --force"),
+        "size 0": ([CAT, CAFE, "-o", out, "--size", "0"], 2, "--size: must be a positive number of pixels"),
+        "size 3": ([CAT, CAFE, "-o", out, "--size", "3"], 2, r"is 3x2 px; .* at least 16 px"),
+        "size huge": (
+            [CAT, CAFE, "-o", out, "--size", "20000"],
+            2,
+            r"would enlarge it 44\.3x; use --size 451",
+        ),
+        "steps -1": ([CAT, CAFE, "-o", out, "--steps", "-1"], 2, "--steps: must be >= 0, got -1"),
+        "grayscale": ([str(gray), CAFE, "-o", out], 0, ""),
+        "RGBA": ([str(rgba), CAFE, "-o", out], 0, ""),
+    }
+    return rows[name]
+
+
+ROWS = [
+    "missing file", "non-image", "output = input", "folder as output", "missing folder", "unknown extension",
+    "existing output", "size 0", "size 3", "size huge", "steps -1", "grayscale", "RGBA",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("row", ROWS)
+def test_bad_input_table(tmp_path, capsys, row):
+    import re
+
+    argv, code, pattern = _table_row(tmp_path, row)
+    keep = {p: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()}
+    extra = [
+        "--quiet",
+        *([] if "--steps" in argv else ["--steps", "1"]),
+        *([] if "--size" in argv else ["--size", "32"]),
+    ]
+    assert main([*argv, *extra]) == code
+    err = capsys.readouterr().err
+    if code == 2:
+        assert err.count("\n") == 1 and err.startswith("error: ") and re.search(pattern, err), err
+    else:  # documented conversion: grayscale copied to R, G, B; alpha composited over white
+        assert err == "" and Image.open(tmp_path / "out.jpg").mode == "RGB"
+    assert all(p.read_bytes() == b for p, b in keep.items())  # nothing overwritten
+
+
+def test_upscaling_needs_the_flag_and_a_huge_run_is_refused_before_it_starts(tmp_path, capsys):
+    out = tmp_path / "o.jpg"
+    assert main([CAT, CAFE, "-o", str(out), "--size", "20000", "--upscale", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    # 20000x13304 px needs ~1.4 TB: refused with the estimate, the free memory and a size that fits
+    assert err.count("\n") == 1 and "a 20000x13304 px run needs about 1.4 TB of memory but cpu has" in err
+    assert not out.exists()
+    tiny = tmp_path / "tiny.png"
+    Image.open(CAT).resize((30, 20)).save(tiny)
+    assert main([str(tiny), CAFE, "-o", str(out), "--size", "48", *FAST[2:]]) == 2
+    assert "tiny.png is 30x20 px and --size 48 would enlarge it 1.6x" in capsys.readouterr().err
+    assert main([str(tiny), CAFE, "-o", str(out), "--size", "48", "--upscale", *FAST[2:]]) == 0
+    assert Image.open(out).size == (48, 32)
+    assert main([str(tiny), CAFE, "-o", str(tmp_path / "own.jpg"), *FAST[2:]]) == 0  # default: its own size
+    assert Image.open(tmp_path / "own.jpg").size == (30, 20)
+
+
+def test_memory_estimate_follows_the_measured_peaks(monkeypatch):
+    from nstlib import resources
+
+    # benchmarks/results/cpu.md: peak RSS 1,175 / 2,203 / 6,038 MiB at 256 / 512 / 1024 px (L-BFGS)
+    for side, mib in ((256, 1175), (512, 2203), (1024, 6038)):
+        assert 0.97 < resources.estimate_bytes(side, side) / 2**20 / mib < 1.1
+    assert resources.estimate_bytes(512, 512, batch=4) > 3.5 * (
+        resources.estimate_bytes(512, 512) - 900 * 2**20
+    )
+    monkeypatch.setattr(resources, "available_bytes", lambda device: 3 * 2**30)
+    with pytest.raises(nl.NSTError, match=r"use --size (\d+) or less") as err:
+        resources.check_fits(1000, 1500)
+    largest = int(err.value.args[0].split("--size ")[1].split()[0])
+    assert (
+        resources.estimate_bytes(largest * 2 // 3, largest)
+        <= 3 * 2**30
+        < resources.estimate_bytes(1000, 1500)
+    )
+    resources.check_fits(largest * 2 // 3, largest)  # fits: no error
+
+
+def test_several_photos_go_into_a_folder_in_batches(tmp_path, capsys):
+    cat2 = tmp_path / "cat2.jpg"
+    Image.open(CAT).transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(cat2)
+    coffee = str(IMG / "content" / "coffee.jpg")
+    out = tmp_path / "results"
+    assert main([CAT, str(cat2), coffee, CAFE, "-o", str(out), *FAST, "--batch", "2"]) == 0
+    said = capsys.readouterr().out.splitlines()
+    assert sorted(p.name for p in out.iterdir()) == ["cat2.jpg", "chelsea-cat.jpg", "coffee.jpg"]
+    assert len(said) == 3 and all(line.startswith(f"wrote {out}") for line in said)
+    assert Image.open(out / "cat2.jpg").size == (32, 21)
+    assert main([CAT, coffee, CAFE, "-o", str(out), *FAST]) == 2  # exists: nothing overwritten
+    assert "already exists" in capsys.readouterr().err
+    assert main([CAT, coffee, CAFE, "-o", CAT, *FAST]) == 2
+    assert "several photos need a folder" in capsys.readouterr().err
+
+
+def test_a_batch_gives_each_photo_the_result_it_gets_alone(random_net):
+    # The loss sums the photos' losses, so each gets its own gradient; Adam's update is per pixel.
+    a, b = small_pair = [
+        nl.preprocess(nl.load_image(p, shape=(24, 36))) for p in (CAT, str(IMG / "content" / "coffee.jpg"))
+    ]
+    style = nl.preprocess(nl.load_image(CAFE, max_size=36))
+    ext = nl.FeatureExtractor(nl.STYLE_LAYERS + nl.CONTENT_LAYERS, net=random_net)
+    options = dict(extractor=ext, optimizer="adam", parametrization="pixels", steps=5, progress=False)
+    both = nl.stylize(torch.cat(small_pair), style, **options)
+    alone = [nl.stylize(x, style, **options) for x in (a, b)]
+    assert both.image.shape == (2, 3, 24, 36)
+    for k in range(2):
+        torch.testing.assert_close(both.image[k : k + 1], alone[k].image, rtol=0, atol=1e-4)
+    assert both.history["total"][0] == pytest.approx(sum(r.history["total"][0] for r in alone), rel=1e-5)

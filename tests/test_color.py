@@ -1,7 +1,7 @@
 import torch
 
-from conftest import small
 from nstlib import color
+from tests.helpers import small
 
 
 def test_yiq_round_trip_and_known_luminance():

@@ -3,7 +3,7 @@ import torch
 from torch.nn import functional as F
 
 import nstlib as nl
-from conftest import small
+from tests.helpers import small
 
 
 def test_inplace_relu_trap_is_avoided(caffe_net):

@@ -4,9 +4,9 @@ import torch
 from PIL import Image
 
 import nstlib as nl
-from conftest import IMG
 from nstlib import images
 from nstlib.images import IMAGENET_MEAN, IMAGENET_STD
+from tests.helpers import IMG
 
 CAT = IMG / "content" / "chelsea-cat.jpg"
 

@@ -82,7 +82,7 @@ def test_bad_weights_layers_and_sizes(setup):
     with pytest.raises(nl.NSTError, match="does not tap relu4_4"):
         nl.StyleTransferLoss(ext, content, style, content_layers=["relu4_4"])
     loss = nl.StyleTransferLoss(ext, content, style)
-    with pytest.raises(nl.NSTError, match="synthesise at the content's size"):
+    with pytest.raises(nl.NSTError, match="synthesise as many images as photos, at the content.s size"):
         loss(torch.randn(1, 3, 32, 32))
     with pytest.raises(nl.NSTError, match="style image is 8x8 px"):
         nl.StyleTransferLoss(ext, content, torch.randn(1, 3, 8, 8))
@@ -94,14 +94,16 @@ def test_style_blend_targets_the_weighted_mean_gram(setup):
     one = nl.StyleTransferLoss(ext, content, style)
     two = nl.StyleTransferLoss(ext, content, other)
     mixed = nl.StyleTransferLoss(ext, content, [style, other], style_blend=[7, 3])
-    assert mixed.blend == [0.7, 0.3]
+    assert mixed.style_term.blend == [0.7, 0.3]
     for n in nl.STYLE_LAYERS:
         assert torch.allclose(
-            mixed.style_targets[n], 0.7 * one.style_targets[n] + 0.3 * two.style_targets[n], atol=1e-6
+            mixed.style_term.targets[n],
+            0.7 * one.style_term.targets[n] + 0.3 * two.style_term.targets[n],
+            atol=1e-6,
         )
     only_first = nl.StyleTransferLoss(ext, content, [style, other], style_blend=[1, 0])
-    assert torch.allclose(only_first.style_targets["relu3_1"], one.style_targets["relu3_1"])
-    assert nl.StyleTransferLoss(ext, content, [style, other]).blend == [0.5, 0.5]
+    assert torch.allclose(only_first.style_term.targets["relu3_1"], one.style_term.targets["relu3_1"])
+    assert nl.StyleTransferLoss(ext, content, [style, other]).style_term.blend == [0.5, 0.5]
     with pytest.raises(nl.NSTError, match="1 style weights for 2 style images"):
         nl.StyleTransferLoss(ext, content, [style, other], style_blend=[1])
     with pytest.raises(nl.NSTError, match="must be >= 0 and not all 0"):

@@ -3,8 +3,8 @@ import torch
 from PIL import Image
 
 import nstlib as nl
-from conftest import small
-from nstlib import spatial
+from nstlib import color, spatial
+from tests.helpers import small
 
 
 def test_rectangle_and_color_masks():
@@ -16,7 +16,7 @@ def test_rectangle_and_color_masks():
         spatial.rectangle_mask((10, 10), 0.5, 0, 0.2, 1)
     img = torch.zeros(1, 3, 2, 2)
     img[..., 0, 0] = 1
-    pixels = nl.color.from_pixels(img)
+    pixels = color.from_pixels(img)
     assert spatial.color_mask(pixels, (255, 255, 255), 0.1)[0, 0].tolist() == [[1, 0], [0, 0]]
 
 
@@ -63,7 +63,7 @@ def test_style_stays_inside_its_mask(caffe_net):
     ext = nl.FeatureExtractor(nl.STYLE_LAYERS + nl.CONTENT_LAYERS, net=caffe_net)
     loss = spatial.GuidedStyleTransferLoss(ext, content, [style, None], [mask, 1 - mask])
     r = nl.train(nl.SynthesizedImage(content), loss, optimizer="lbfgs", steps=30, progress=False)
-    change = (nl.color.to_pixels(r.image) - nl.color.to_pixels(content)).abs().mean(dim=(0, 1))
+    change = (color.to_pixels(r.image) - color.to_pixels(content)).abs().mean(dim=(0, 1))
     inside, outside = change[:, : w // 2 - 8].mean(), change[:, w // 2 + 8 :].mean()
     assert outside < 0.025  # content kept within ~6 gray levels on average (measured 0.015)
     assert inside > 3 * outside  # measured 4x at 64 px; the margin is small next to relu5_1's reach

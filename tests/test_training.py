@@ -4,7 +4,7 @@ import pytest
 import torch
 
 import nstlib as nl
-from conftest import small
+from tests.helpers import small
 
 
 def _style_distance(ext, image, style):
@@ -23,7 +23,9 @@ def images():
 def test_real_stylisation_moves_toward_the_style(images, caffe_net, random_net):
     content, style = images
     judge = nl.FeatureExtractor(nl.STYLE_LAYERS + nl.CONTENT_LAYERS, net=caffe_net)
-    pretrained = nl.stylize(content, style, extractor=judge, optimizer="lbfgs", steps=40, progress=False)
+    pretrained = nl.stylize(
+        content, style, extractor=judge, optimizer="lbfgs", steps=40, progress=False, parametrization="pixels"
+    )
     h = pretrained.history
     assert h["style"][-1] < h["style"][0] / 5  # measured 10.5x at 40 steps (random-init: none)
     before = _style_distance(judge, content, style)
@@ -31,7 +33,15 @@ def test_real_stylisation_moves_toward_the_style(images, caffe_net, random_net):
     assert after < 0.6 * before
     # Same run through a random-init VGG: judged by the pretrained net, it barely moves.
     rand_ext = nl.FeatureExtractor(nl.STYLE_LAYERS + nl.CONTENT_LAYERS, net=random_net)
-    control = nl.stylize(content, style, extractor=rand_ext, optimizer="lbfgs", steps=40, progress=False)
+    control = nl.stylize(
+        content,
+        style,
+        extractor=rand_ext,
+        optimizer="lbfgs",
+        steps=40,
+        progress=False,
+        parametrization="pixels",
+    )
     control_after = _style_distance(judge, control.image, style)
     assert (before - after) > 3 * (before - control_after)
     # ...and it is still the cat: in pixels it stays nearer the photo than the painting is.
@@ -42,7 +52,16 @@ def test_real_stylisation_moves_toward_the_style(images, caffe_net, random_net):
 def test_adam_lowers_the_loss_and_follows_steplr(images, random_net):
     content, style = images
     ext = nl.FeatureExtractor(nl.STYLE_LAYERS + nl.CONTENT_LAYERS, net=random_net)
-    r = nl.stylize(content, style, extractor=ext, steps=60, progress=False, lr_decay_step=20)
+    r = nl.stylize(
+        content,
+        style,
+        extractor=ext,
+        steps=60,
+        progress=False,
+        lr_decay_step=20,
+        optimizer="adam",
+        parametrization="pixels",
+    )
     h = r.history
     assert h["total"][-1] < h["total"][0]
     assert r.evaluations == 60 and h["step"] == list(range(1, 61))
@@ -56,7 +75,18 @@ def test_same_seed_same_output(images, random_net):
     content, style = images
     ext = nl.FeatureExtractor(nl.STYLE_LAYERS + nl.CONTENT_LAYERS, net=random_net)
     runs = [
-        nl.stylize(content, style, extractor=ext, init="noise", seed=7, steps=5, progress=False) for _ in "ab"
+        nl.stylize(
+            content,
+            style,
+            extractor=ext,
+            init="noise",
+            seed=7,
+            steps=5,
+            progress=False,
+            optimizer="adam",
+            parametrization="pixels",
+        )
+        for _ in "ab"
     ]
     assert torch.equal(runs[0].image, runs[1].image)
     same = {k: v for k, v in runs[0].history.items() if k != "seconds"}
@@ -69,10 +99,21 @@ def test_same_seed_same_output(images, random_net):
 def test_stop_below_ends_at_the_first_good_enough_step(images, random_net):
     content, style = images
     ext = nl.FeatureExtractor(nl.STYLE_LAYERS + nl.CONTENT_LAYERS, net=random_net)
-    full = nl.stylize(content, style, extractor=ext, steps=20, progress=False)
+    full = nl.stylize(
+        content, style, extractor=ext, steps=20, progress=False, optimizer="adam", parametrization="pixels"
+    )
     target = full.history["total"][9]
     first = next(s for s, v in zip(full.history["step"], full.history["total"]) if v <= target)
-    short = nl.stylize(content, style, extractor=ext, steps=20, progress=False, stop_below=target)
+    short = nl.stylize(
+        content,
+        style,
+        extractor=ext,
+        steps=20,
+        progress=False,
+        stop_below=target,
+        optimizer="adam",
+        parametrization="pixels",
+    )
     assert short.history["step"][-1] == first == short.evaluations and first <= 10
 
 
@@ -89,6 +130,8 @@ def test_callback_every_k_steps_and_after_the_last(images, random_net):
         progress=False,
         callback=lambda step, img, terms: seen.append((step, img.shape, terms.total.item())),
         callback_every=3,
+        optimizer="adam",
+        parametrization="pixels",
     )
     assert [s for s, _, _ in seen] == [3, 6, 7] and seen[0][1] == content.shape
 
@@ -115,7 +158,7 @@ def test_argument_errors():
 
 
 def test_pyramid_returns_the_content_size_and_runs_on(images, random_net):
-    from nstlib.pyramid import pyramid_stylize, rescale
+    from nstlib.recipes import pyramid_stylize, rescale
 
     content, style = images
     ext = nl.FeatureExtractor(nl.STYLE_LAYERS + nl.CONTENT_LAYERS, net=random_net)
@@ -137,7 +180,9 @@ def test_fourier_image_reaches_the_pixel_loss_in_fewer_lbfgs_passes(caffe_net):
     # The preconditioner's gain grows with size: measured 35 vs 40 passes at 128 px, 85 vs 107 at 300x450.
     content, style = small("content/chelsea-cat.jpg", 128), small("style/van-gogh-night-cafe.jpg", 128)
     ext = nl.FeatureExtractor(nl.STYLE_LAYERS + nl.CONTENT_LAYERS, net=caffe_net)
-    pixels = nl.stylize(content, style, extractor=ext, optimizer="lbfgs", steps=40, progress=False)
+    pixels = nl.stylize(
+        content, style, extractor=ext, optimizer="lbfgs", steps=40, progress=False, parametrization="pixels"
+    )
     bar = pixels.history["total"][-1]
     fourier = nl.stylize(
         content,
@@ -150,25 +195,59 @@ def test_fourier_image_reaches_the_pixel_loss_in_fewer_lbfgs_passes(caffe_net):
         stop_below=bar,
     )
     assert fourier.history["total"][-1] <= bar
-    assert fourier.evaluations <= 38
+    assert fourier.evaluations < pixels.evaluations  # measured 35 of 40 at this size
 
 
-def test_bf16_autocast_trains_and_unknown_precision_is_refused(images, caffe_net):
+@pytest.fixture(scope="module")
+def fp32_run(images, caffe_net):
     content, style = images
-    ext = nl.FeatureExtractor(nl.STYLE_LAYERS + nl.CONTENT_LAYERS, net=caffe_net)
-    loss = nl.StyleTransferLoss(ext, content, style)
-    runs = {
-        p: nl.train(
-            nl.SynthesizedImage(content), loss, optimizer="lbfgs", steps=10, progress=False, precision=p
-        )
-        for p in ("fp32", "bf16")
-    }
-    assert runs["bf16"].history["total"][-1] < runs["bf16"].history["total"][0] / 2
-    assert runs["bf16"].history["total"][0] != runs["fp32"].history["total"][0]  # it did run in bf16
-    # measured: 6% above fp32 after 10 steps at 64 px (0.3% after 500 steps at 512 px on an H100)
-    assert abs(runs["bf16"].history["total"][-1] / runs["fp32"].history["total"][-1] - 1) < 0.15
-    with pytest.raises(nl.NSTError, match="unknown precision 'fp16'"):
-        nl.train(nl.SynthesizedImage(content), loss, steps=1, precision="fp16")
+    loss = nl.StyleTransferLoss(
+        nl.FeatureExtractor(nl.STYLE_LAYERS + nl.CONTENT_LAYERS, net=caffe_net), content, style
+    )
+    run = nl.train(
+        nl.SynthesizedImage(content), loss, optimizer="lbfgs", steps=10, progress=False, precision="fp32"
+    )
+    return loss, run
+
+
+@pytest.mark.parametrize("precision", ["bf16", "fp16"])
+def test_autocast_trains_close_to_fp32(images, fp32_run, precision):
+    content = images[0].to(nl.default_device())
+    loss, fp32 = fp32_run
+    run = nl.train(
+        nl.SynthesizedImage(content), loss, optimizer="lbfgs", steps=10, progress=False, precision=precision
+    )
+    assert run.history["total"][-1] < run.history["total"][0] / 2
+    assert run.history["total"][0] != fp32.history["total"][0]  # it did run in reduced precision
+    # measured at 64 px after 10 steps: bf16 3.2% above fp32, fp16 0.4% below (bf16 on an H100: 0.3% after 500 steps at 512 px)
+    assert abs(run.history["total"][-1] / fp32.history["total"][-1] - 1) < 0.15
+
+
+def test_precision_auto_picks_per_device(monkeypatch):
+    from nstlib.passes import resolve_precision
+
+    assert resolve_precision("auto", "cpu") == "fp32" and resolve_precision("fp16", "cpu") == "fp16"
+    for has_bf16, expected in ((True, "bf16"), (False, "fp16")):  # T4-class GPUs have no bf16 units
+        monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda including_emulation=True, v=has_bf16: v)
+        assert resolve_precision("auto", "cuda") == expected
+    with pytest.raises(nl.NSTError, match="unknown precision 'fp8'; choose one of auto, fp32, bf16, fp16"):
+        resolve_precision("fp8", "cpu")
+
+
+def test_fp16_loss_scale_halves_until_the_gradients_fit():
+    from nstlib.passes import ScaledPass
+
+    synth = nl.SynthesizedImage(torch.ones(1, 3, 4, 4))
+
+    def loss_fn(img):  # the gradient flows back through fp16: 3 * scale overflows above 65504
+        t = (img.half() * 3).float().sum()
+        return nl.LossTerms(t, t, t, t)
+
+    run = ScaledPass(synth, loss_fn, scale=2.0**20, grow_every=2)
+    assert run().item() == 144 and run.scale == 2.0**14
+    assert torch.equal(synth.weight.grad, torch.full_like(synth.weight, 3.0))  # unscaled again
+    run()
+    assert run.scale == 2.0**15 and run.evaluations == 2  # doubled after two clean passes
 
 
 def test_cuda_graph_needs_a_gpu(images, random_net):

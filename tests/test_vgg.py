@@ -6,9 +6,9 @@ import torch
 from torchvision.models.vgg import cfgs, make_layers
 
 import nstlib as nl
-from conftest import small
 from nstlib import vgg
 from nstlib.vgg import CAFFE_MEAN, FEATURE_SCALE, LAYER_NAMES, LAYERS
+from tests.helpers import small
 
 # (channels, downsampling) of every block: block b's layers see the input halved b-1 times.
 BLOCKS = {1: (64, 1), 2: (128, 2), 3: (256, 4), 4: (512, 8), 5: (512, 16)}
@@ -134,3 +134,16 @@ def test_random_weights_are_seeded_and_leave_the_global_rng_alone():
     b = nl.load_vgg19("random", seed=3)
     assert torch.equal(a[0].weight, b[0].weight)
     assert not torch.equal(a[0].weight, nl.load_vgg19("random", seed=4)[0].weight)
+
+
+def test_our_layers_are_torchvisions_make_layers_exactly():
+    # Built without importing torchvision (seconds at start-up), same modules, same random init.
+    torch.manual_seed(3)
+    ours = vgg.vgg19_layers()
+    torch.manual_seed(3)
+    theirs = make_layers(cfgs["E"])
+    assert [repr(m) for m in ours] == [repr(m) for m in theirs]
+    for a, b in zip(ours.state_dict().values(), theirs.state_dict().values()):
+        assert torch.equal(a, b)
+    seeded = [nl.load_vgg19("random", seed=5)[34].weight for _ in "ab"]
+    assert torch.equal(*seeded) and seeded[0].std() > 0

@@ -5,6 +5,9 @@
 
 Progress-bar widgets are dropped from the stored outputs: without the live kernel a reader
 would only see a bar frozen at 0%. Prints each notebook's run time and size.
+
+`run_notebook(path, ci=True)` executes one in memory in CI mode (NSTLIB_FAST=1), as the tests do,
+without writing it: the benchmark times the chapters with it.
 """
 
 from __future__ import annotations
@@ -17,18 +20,34 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
-NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+from nstlib.course import NOTEBOOKS, chapters
+
 WIDGET = "application/vnd.jupyter.widget-view+json"
+
+
+def kernel_env(ci: bool) -> dict[str, str]:
+    """This process's environment for the kernel, with NSTLIB_FAST set (CI mode) or removed (full)."""
+    env = {k: v for k, v in os.environ.items() if k != "NSTLIB_FAST"}
+    env.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # spinning OpenMP threads slow a busy machine ~10x
+    if ci:
+        env["NSTLIB_FAST"] = "1"
+    return env
+
+
+def run_notebook(path: Path, *, ci: bool, timeout: int = 3600) -> tuple[nbformat.NotebookNode, float]:
+    """Execute one notebook in memory (the file is not written); returns it and the seconds taken."""
+    nb = nbformat.read(path, as_version=4)
+    client = NotebookClient(
+        nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+    )
+    start = time.perf_counter()
+    client.execute(env=kernel_env(ci))
+    return nb, time.perf_counter() - start
 
 
 def execute(path: Path) -> float:
     """Execute one notebook in place with NSTLIB_FAST unset; returns seconds taken."""
-    nb = nbformat.read(path, as_version=4)
-    start = time.perf_counter()
-    NotebookClient(
-        nb, timeout=3600, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
-    ).execute()
-    seconds = time.perf_counter() - start
+    nb, seconds = run_notebook(path, ci=False)
     for cell in nb.cells:
         if cell.cell_type == "code":
             cell.outputs = [o for o in cell.outputs if WIDGET not in o.get("data", {})]
@@ -39,9 +58,7 @@ def execute(path: Path) -> float:
 
 def main(names: list[str]) -> None:
     """Run the named notebooks (default: all), one after the other."""
-    os.environ.pop("NSTLIB_FAST", None)
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    paths = [NOTEBOOKS / n for n in names] if names else sorted(NOTEBOOKS.glob("[0-9]*.ipynb"))
+    paths = [NOTEBOOKS / n for n in names] if names else chapters()
     for path in paths:
         seconds = execute(path)
         print(f"{path.name}: {seconds:.0f} s, {path.stat().st_size / 1e6:.2f} MB", flush=True)

@@ -13,9 +13,9 @@ import nstlib as nl
 from nstlib import color, spatial
 from nstlib.course import show_source
 from nstlib.lbfgs import LBFGS
-from nstlib.pyramid import pyramid_stylize
 
-NAMES = {"nl": nl, "color": color, "spatial": spatial, "LBFGS": LBFGS, "pyramid_stylize": pyramid_stylize}
+# What the chapters' show_source(...) cells name (chapter 7 shows nl.pyramid_stylize).
+NAMES = {"nl": nl, "color": color, "spatial": spatial, "LBFGS": LBFGS}
 
 
 def main() -> None:

@@ -1,0 +1,76 @@
+"""Batched stylisation: photos per second for batch 1 against batch B, side by side in one run.
+
+    python benchmarks/throughput.py                      # 512 px, batch 1 vs 8, 100 L-BFGS steps
+    python benchmarks/throughput.py --size 128 --batch 4 --steps 20    # a quick look on a CPU
+
+Each batch holds copies of one photo (so every image has the same size and work); the style is
+one painting. Time covers the optimisation only (weights loaded and targets precomputed
+first, then one warm-up run), synchronised on a GPU. The result goes to stdout and to
+benchmarks/results/throughput-<device>.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import torch
+
+import nstlib as nl
+from nstlib.passes import resolve_precision
+
+ROOT = Path(__file__).resolve().parent.parent
+CONTENT = ROOT / "img" / "content" / "castle-maintenon.jpg"
+STYLE = ROOT / "img" / "style" / "van-gogh-church-at-auvers.jpg"
+
+
+def photos_per_second(batch: int, size: int, steps: int, precision: str, device: torch.device) -> float:
+    """Stylise `batch` copies of the photo at once; photos finished per second of optimisation."""
+    content = nl.preprocess(nl.load_image(CONTENT, max_size=size), device=device).expand(batch, -1, -1, -1)
+    style = nl.preprocess(nl.load_image(STYLE, max_size=size), device=device)
+    extractor = nl.FeatureExtractor(nl.CONTENT_LAYERS + nl.STYLE_LAYERS, device=device)
+    options = dict(extractor=extractor, steps=steps, precision=precision, progress=False)
+    nl.stylize(content.contiguous(), style, **{**options, "steps": 2})  # warm-up: kernels, graph capture
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    start = time.perf_counter()
+    nl.stylize(content.contiguous(), style, **options)
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    return batch / (time.perf_counter() - start)
+
+
+def main() -> None:
+    """Measure batch 1 and batch B one after the other and write the table."""
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--size", type=int, default=512)
+    p.add_argument("--batch", type=int, default=8)
+    p.add_argument("--steps", type=int, default=100)
+    p.add_argument("--precision", default="auto")
+    args = p.parse_args()
+    device = nl.default_device()
+    precision = resolve_precision(args.precision, device)
+    name = (
+        torch.cuda.get_device_name(device)
+        if device.type == "cuda"
+        else f"CPU, {torch.get_num_threads()} threads"
+    )
+    rows = [(b, photos_per_second(b, args.size, args.steps, precision, device)) for b in (1, args.batch)]
+    lines = [
+        f"# Batched stylisation on {name} (torch {torch.__version__}, {precision})",
+        "",
+        f"{args.steps} L-BFGS steps (Fourier image) per photo, long side {args.size} px.",
+        "",
+        "| batch | photos/s | vs batch 1 |",
+        "|---|---|---|",
+        *(f"| {b} | {r:.3g} | x{r / rows[0][1]:.2f} |" for b, r in rows),
+    ]
+    text = "\n".join(lines) + "\n"
+    print(text)
+    out = ROOT / "benchmarks" / "results" / f"throughput-{device.type}.md"
+    out.write_text(text)
+
+
+if __name__ == "__main__":
+    main()

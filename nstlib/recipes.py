@@ -1,0 +1,160 @@
+"""Recipes built on the engine: `stylize` (one call from photos to result) and `pyramid_stylize`.
+
+Their defaults are the command line's (`python -m nstlib`): L-BFGS on the image's spectrum
+(`FourierImage`), 300 steps, content start, d2l's weights 1 / 1e4 / 10, precision "auto".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+
+import torch
+from torch.nn import functional as F
+
+from .errors import NSTError
+from .features import CONTENT_LAYERS, STYLE_LAYERS, FeatureExtractor
+from .losses import StyleTransferLoss
+from .synthesis import init_image, parametrize
+from .training import TrainResult, train
+
+
+def stylize(
+    content: torch.Tensor,
+    style: torch.Tensor | Sequence[torch.Tensor],
+    *,
+    extractor: FeatureExtractor | None = None,
+    weights: str = "caffe",
+    content_layers: Sequence[str] = CONTENT_LAYERS,
+    style_layers: Sequence[str] = STYLE_LAYERS,
+    style_layer_weights: Mapping[str, float] | Sequence[float] | None = None,
+    content_weight: float = 1.0,
+    style_weight: float = 1e4,
+    tv_weight: float = 10.0,
+    init: str = "content",
+    seed: int = 0,
+    parametrization: str = "fourier",
+    optimizer: str = "lbfgs",
+    steps: int = 300,
+    precision: str = "auto",
+    **train_options,
+) -> TrainResult:
+    """Gatys-style transfer of `style` onto `content`, normalised (N, 3, H, W) / (1, 3, h, w) tensors.
+
+    A batch of N photos (same size) is stylised in one run with one style: the result holds N
+    images. Weights and layers are d2l 14.12's effective ones (d2l 1.0.3 writes 1e3 but sums
+    `10 * styles_l`) with the paper's layers (content conv4_2, style relu1_1 ... relu5_1) and
+    its Caffe VGG-19; `parametrization="pixels"`, `optimizer="adam"`, `steps=500` give d2l's
+    loop. `train_options` go to `train` (lr, callback, progress, stop_below, ...).
+    """
+    if extractor is None:
+        extractor = FeatureExtractor(
+            tuple(content_layers) + tuple(style_layers), weights=weights, device=content.device
+        )
+    loss_fn = StyleTransferLoss(
+        extractor,
+        content,
+        style,
+        content_layers=content_layers,
+        style_layers=style_layers,
+        content_weight=content_weight,
+        style_weight=style_weight,
+        tv_weight=tv_weight,
+        style_layer_weights=style_layer_weights,
+    )
+    first = style if isinstance(style, torch.Tensor) else style[0]
+    synth = parametrize(init_image(content, first, init, seed), parametrization).to(content.device)
+    return train(synth, loss_fn, optimizer=optimizer, steps=steps, precision=precision, **train_options)
+
+
+def rescale(x: torch.Tensor, factor: float) -> torch.Tensor:
+    """Resize an (N, 3, H, W) image by `factor` (antialiased bilinear, at least 1 px a side)."""
+    if factor == 1:
+        return x
+    size = [max(1, round(s * factor)) for s in x.shape[-2:]]
+    return F.interpolate(x, size=size, mode="bilinear", align_corners=False, antialias=factor < 1)
+
+
+def _rescale_styles(style, factor: float):
+    """Rescale a style image, or each entry of a list of them (None entries stay None)."""
+    if isinstance(style, torch.Tensor):
+        return rescale(style, factor), rescale(style, factor)
+    scaled = [None if x is None else rescale(x, factor) for x in style]
+    return scaled, next((x for x in scaled if x is not None), None)
+
+
+def _check_levels(steps: Sequence[int], content: torch.Tensor, extractor: FeatureExtractor) -> None:
+    if not steps or any(not isinstance(n, int) or n < 0 for n in steps):
+        raise NSTError(f"steps must be a non-empty list of whole numbers >= 0, got {list(steps)}")
+    smallest = min(content.shape[-2:]) / 2 ** (len(steps) - 1)
+    if len(steps) > 1 and smallest < extractor.min_size:  # one level: the loss names the image
+        raise NSTError(
+            f"{len(steps)} pyramid levels shrink the content to {smallest:.0f} px, below the "
+            f"{extractor.min_size} px the network needs; use fewer levels or a larger image"
+        )
+
+
+def _append(
+    history: dict[str, list[float]], part: dict[str, list[float]], level: int, seconds: float
+) -> None:
+    """Extend a pyramid's history by one level's, continuing its step count and its clock (`seconds`)."""
+    shift = {"step": history["step"][-1] if history.get("step") else 0, "seconds": seconds}
+    for key, values in part.items():
+        history.setdefault(key, []).extend(v + shift.get(key, 0) for v in values)
+    history.setdefault("level", []).extend([level] * len(part["step"]))
+
+
+def pyramid_stylize(
+    content: torch.Tensor,
+    style: torch.Tensor | Sequence[torch.Tensor | None],
+    extractor: FeatureExtractor,
+    *,
+    steps: Sequence[int] = (150, 100),
+    make_loss: Callable[..., StyleTransferLoss] = StyleTransferLoss,
+    init: str = "content",
+    seed: int = 0,
+    parametrization: str = "fourier",
+    optimizer: str = "lbfgs",
+    stop_below: float | None = None,
+    **train_options,
+) -> TrainResult:
+    """Stylise at len(steps) sizes, each twice the previous; the last is the content's own size.
+
+    Content and style shrink by the same factor at each level, so the strokes keep their size
+    relative to the picture. `steps[k]` steps run at level k; `stop_below` applies at the full
+    size only. Between levels only the change is upsampled: level k+1 starts from its own
+    `init` image plus upsample(result k - start image k), so the photo keeps its full-size
+    detail. `make_loss(extractor, content, style)` builds each level's objective; it gets
+    `style` as given, rescaled (a list stays a list; None entries stay None). The history runs
+    on across levels, with a "level" entry (0 = coarsest) per step. It gives large outputs the
+    painting's large shapes; it does not reach Gatys' loss sooner than single scale (chapter 7
+    measures why: a Gram matrix measures patterns of a fixed size in pixels).
+    """
+    _check_levels(steps, content, extractor)
+    change: torch.Tensor | None = None  # what the coarser levels did to their start image
+    history: dict[str, list[float]] = {}
+    evaluations, seconds = 0, 0.0
+    for level, n in enumerate(steps):
+        factor = 0.5 ** (len(steps) - 1 - level)
+        c = rescale(content, factor)
+        s, first = _rescale_styles(style, factor)
+        base = init_image(c, first, init, seed)
+        # Upsample only what the coarser level changed, and add it to this level's own start
+        # image: upsampling the whole image would blur away the photo's fine detail (measured:
+        # a loss above the plain content start's), which the fine level must then rebuild.
+        start = base
+        if change is not None:
+            start = base + F.interpolate(change, size=c.shape[-2:], mode="bilinear", align_corners=False)
+        last = level == len(steps) - 1
+        r = train(
+            parametrize(start, parametrization),
+            make_loss(extractor, c, s),
+            optimizer=optimizer,
+            steps=n,
+            stop_below=stop_below if last else None,
+            **train_options,
+        )
+        change = r.image - base
+        _append(history, r.history, level, seconds)
+        evaluations += r.evaluations
+        seconds += r.seconds
+    return TrainResult(r.image, history, evaluations, seconds)

@@ -1,0 +1,93 @@
+"""The benchmark's parts on their own: d2l's reference loop, and the report that keeps the notes."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+import nstlib as nl
+from benchmarks import report
+from benchmarks.common import CONTENT, STYLE, d2l_extractor, d2l_objective
+from benchmarks.d2l_reference import d2l_loss, d2l_net, d2l_reference
+
+CPU = torch.device("cpu")
+
+
+@pytest.fixture(scope="module")
+def pair() -> tuple[torch.Tensor, torch.Tensor]:
+    """The benchmark's content and style at 32x48 px: the smallest size conv5_1 takes, times 2."""
+    return tuple(nl.preprocess(nl.load_image(p, shape=(32, 48))) for p in (CONTENT, STYLE))
+
+
+def test_reference_lowers_its_loss(caffe_net, pair):
+    content, style = pair
+    ref = d2l_reference(content, style, epochs=5, device=CPU, pretrained=caffe_net)
+    assert len(ref["losses"]) == ref["passes"] == 5
+    assert ref["losses"][-1] < 0.8 * ref["losses"][0]
+    assert ref["image"].shape == content.shape
+    assert not any(p.requires_grad for p in caffe_net.parameters())  # the shared net is left frozen
+
+
+def test_shared_evaluation_gives_the_reference_loss(caffe_net, pair):
+    """d2l's indices with its in-place ReLUs tap the layers the shared evaluation names."""
+    content, style = pair
+    evaluate = d2l_objective(d2l_extractor(CPU, net=caffe_net), content, style)
+    ref = d2l_reference(content, style, epochs=1, device=CPU, pretrained=caffe_net)
+    noisy = content + 0.3 * torch.randn_like(content)
+    net = d2l_net(caffe_net)
+    with torch.no_grad():
+        assert evaluate(content).total.item() == pytest.approx(ref["losses"][0], rel=1e-5)
+        assert evaluate(noisy).total.item() == pytest.approx(d2l_loss(net, noisy, content, style), rel=1e-5)
+
+
+MEASURED = {
+    "machine": "a test machine",
+    "device": "cpu",
+    "epochs": 5,
+    "sizes": {
+        "32x48": {
+            "levers_s_per_pass": {"VGG requires grad (d2l)": 0.2, "VGG frozen": 0.1},
+            "reference_seconds": 1.0,
+            "reference_loss": 500.0,
+            "fast": {
+                "L-BFGS, pixels": {
+                    "seconds": 0.5,
+                    "passes": 7,
+                    "full_size_passes": 7,
+                    "loss": 600.0,
+                    "reached": False,
+                    "speedup_time": 2.0,
+                }
+            },
+        }
+    },
+    "peak_memory_mib": {"256": 1175.3},
+}
+NOTES = "- A hand-written note, kept across re-runs.\n- A second one.\n"
+
+
+def test_report_renders_the_tables_and_the_notes(tmp_path):
+    (tmp_path / "cpu.json").write_text(json.dumps(MEASURED))
+    (tmp_path / "cpu-notes.md").write_text(NOTES)
+    report.main(["cpu", "--dir", str(tmp_path)])
+    md = (tmp_path / "cpu.md").read_text()
+    assert md.startswith("# Benchmark results: a test machine\n")
+    assert "| 32x48 | 1.0 s, 500 | L-BFGS, pixels | 7 (7) | 0.5 s | 600 (bar not reached) | **x2.0** |" in md
+    assert "| 32x48 | 0.200 s (x1.00) | 0.100 s (x2.00) |" in md
+    assert "| 256x256 | 1,175 |" in md
+    assert md.endswith("\nNotes:\n\n" + NOTES)
+
+
+def test_a_rerun_keeps_the_notes(tmp_path):
+    """speed.py writes only measurements; the tracked notes file is rendered in again every time."""
+    from benchmarks.speed import save
+
+    (tmp_path / "cpu-notes.md").write_text(NOTES)
+    for epochs in (5, 6):
+        save({**MEASURED, "epochs": epochs}, tmp_path)
+        assert "notes" not in json.loads((tmp_path / "cpu.json").read_text())
+        md = (tmp_path / "cpu.md").read_text()
+        assert f"{epochs} Adam epochs" in md and NOTES in md
+    assert (tmp_path / "cpu-notes.md").read_text() == NOTES

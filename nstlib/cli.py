@@ -244,11 +244,17 @@ def _stylize_batch(args, extractor, group, style_images, mask, device) -> torch.
     return result.image
 
 
-def _load_photos(args: argparse.Namespace, outputs: list[Path]) -> list[tuple[Path, Path, Image.Image]]:
+def _load_photos(
+    args: argparse.Namespace, outputs: list[Path], device
+) -> list[tuple[Path, Path, Image.Image]]:
+    """The content photos at their working size, each checked to fit in memory before it is resized."""
     photos = []
     for path, out in zip(args.content, outputs):
         img = load_image(path)
-        photos.append((path, out, resize(img, max_size=working_size(img, path, args.size, args.upscale))))
+        side = working_size(img, path, args.size, args.upscale)
+        w, h = (max(1, round(s * side / max(img.size))) for s in img.size)
+        check_fits(h, w, optimizer=args.optimizer, device=device)
+        photos.append((path, out, resize(img, shape=(h, w))))
     return photos
 
 
@@ -261,12 +267,12 @@ def run(args: argparse.Namespace) -> list[Path]:
     _check_combination(args, style_paths)
     device = torch.device(args.device) if args.device else default_device()
     batch = args.batch or (8 if device.type == "cuda" else 1)
-    photos = _load_photos(args, outputs)
+    photos = _load_photos(args, outputs, device)
     style_images = [load_image(p) for p in style_paths]
     w, h = photos[0][2].size
     mask = load_mask(args.mask, (h, w)).to(device) if args.mask else None
     batches = _batches(photos, batch, alone=args.preserve_color is not None)
-    for group in batches:
+    for group in batches:  # each photo fits alone (checked above); does each batch?
         w, h = group[0][2].size
         check_fits(h, w, batch=len(group), optimizer=args.optimizer, device=device)
     with tqdm(desc="loading VGG-19", bar_format="{desc} ({elapsed})", disable=args.quiet):

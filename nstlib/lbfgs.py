@@ -18,12 +18,18 @@ from collections.abc import Callable, Iterable
 import torch
 
 
-class LBFGS(torch.optim.Optimizer):
-    """L-BFGS with a fixed step `lr` (the first step scaled as torch's), history of `history_size` pairs."""
+class LBFGS:
+    """L-BFGS with a fixed step `lr` (the first step scaled as torch's), history of `history_size` pairs.
+
+    It has torch optimisers' `step(closure)`, `param_groups` and `defaults`, but is no subclass of
+    torch.optim.Optimizer: building the first of those in a process imports torch._dynamo, which
+    took 2 s of a command-line run's 4 s before its first step on a 2-core CPU.
+    """
 
     def __init__(self, params: Iterable[torch.Tensor], lr: float = 1.0, history_size: int = 100) -> None:
-        super().__init__(params, {"lr": lr})
-        self._params = [p for group in self.param_groups for p in group["params"]]
+        self._params = list(params)
+        self.defaults = {"lr": lr}
+        self.param_groups = [{"params": self._params, "lr": lr}]
         n = sum(p.numel() for p in self._params)
         ref = self._params[0]
         self.m = history_size
@@ -35,6 +41,11 @@ class LBFGS(torch.optim.Optimizer):
         self.pairs = 0  # pairs written so far (a host-side count: no read-back)
         self.prev_grad: torch.Tensor | None = None
         self.step_taken: torch.Tensor | None = None
+
+    def zero_grad(self) -> None:
+        """Drop the parameters' gradients, as torch's optimisers do."""
+        for p in self._params:
+            p.grad = None
 
     def _flat_grad(self) -> torch.Tensor:
         return torch.cat([p.grad.reshape(-1) for p in self._params])

@@ -47,7 +47,7 @@ def make_optimizer(
     lr: float | None = None,
     decay_step: int = 50,
     decay_gamma: float = 0.8,
-) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler]:
+) -> tuple[torch.optim.Optimizer | LBFGS, torch.optim.lr_scheduler.LRScheduler | ConstantLR]:
     """Adam with StepLR(decay_step, decay_gamma) as d2l, or L-BFGS (unit steps, constant lr)."""
     check_choice("optimizer", name, OPTIMIZERS)
     lr = DEFAULT_LR[name] if lr is None else float(lr)
@@ -59,14 +59,20 @@ def make_optimizer(
             opt, check_count("lr_decay_step", decay_step, 1), decay_gamma
         )
     # Unit steps without line search (as Johnson's neural-style): one pass per step, like Adam.
-    opt = LBFGS(params, lr=lr, history_size=100)
-    return opt, torch.optim.lr_scheduler.LambdaLR(opt, lambda _: 1.0)
+    return LBFGS(params, lr=lr, history_size=100), ConstantLR()
+
+
+class ConstantLR:
+    """L-BFGS's schedule: its step length stays `lr`."""
+
+    def step(self) -> None:
+        """Nothing changes."""
 
 
 class LossLog:
     """Each step's losses, learning rate and seconds; losses stay on the device until `flush`."""
 
-    def __init__(self, optimizer: torch.optim.Optimizer, name: str) -> None:
+    def __init__(self, optimizer: torch.optim.Optimizer | LBFGS, name: str) -> None:
         self.optimizer, self.name = optimizer, name
         self.history: dict[str, list[float]] = {
             k: [] for k in ("step", "content", "style", "tv", "total", "lr", "seconds")

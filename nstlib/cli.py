@@ -16,7 +16,7 @@ from tqdm.auto import tqdm
 from . import color
 from .device import default_device, seed_everything
 from .errors import NSTError
-from .features import CONTENT_LAYERS, STYLE_LAYERS, FeatureExtractor
+from .features import BORDER_MARGIN, CONTENT_LAYERS, STYLE_LAYERS, FeatureExtractor
 from .images import load_image, postprocess, preprocess, resize
 from .losses import StyleTransferLoss
 from .passes import PRECISIONS, resolve_precision
@@ -276,7 +276,8 @@ def run(args: argparse.Namespace) -> list[Path]:
         w, h = group[0][2].size
         check_fits(h, w, batch=len(group), optimizer=args.optimizer, device=device)
     with tqdm(desc="loading VGG-19", bar_format="{desc} ({elapsed})", disable=args.quiet):
-        extractor = FeatureExtractor(CONTENT_LAYERS + STYLE_LAYERS, weights=args.weights, device=device)
+        layers = CONTENT_LAYERS + STYLE_LAYERS  # a mirrored margin keeps the border free of speckle
+        extractor = FeatureExtractor(layers, weights=args.weights, device=device, margin=BORDER_MARGIN)
     if len(outputs) > 1:
         args.output.mkdir(exist_ok=True)
     for group in batches:

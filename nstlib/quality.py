@@ -3,7 +3,8 @@
 `border_ratio` compares the fine detail (mean absolute Laplacian) in a thin frame along the
 image's four edges with the detail inside it; `border_excess` divides an output's ratio by
 the ratio of the photo it came from, so a value near 1 means the edges are no busier than
-the photo's own edges, and e.g. 1.6 means speckle along the border (issue #18).
+the photo's own edges. Issue #18: the README example scored 2.1 (coloured speckle in its
+outer 3 px, from VGG's zero padding); `FeatureExtractor(margin=BORDER_MARGIN)` brings it to 1.13.
 """
 
 from __future__ import annotations

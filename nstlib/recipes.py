@@ -12,7 +12,7 @@ import torch
 from torch.nn import functional as F
 
 from .errors import NSTError
-from .features import CONTENT_LAYERS, STYLE_LAYERS, FeatureExtractor
+from .features import BORDER_MARGIN, CONTENT_LAYERS, STYLE_LAYERS, FeatureExtractor
 from .losses import StyleTransferLoss
 from .synthesis import init_image, parametrize
 from .training import TrainResult, train
@@ -43,13 +43,13 @@ def stylize(
     A batch of N photos (same size) is stylised in one run with one style: the result holds N
     images. Weights and layers are d2l 14.12's effective ones (d2l 1.0.3 writes 1e3 but sums
     `10 * styles_l`) with the paper's layers (content conv4_2, style relu1_1 ... relu5_1) and
-    its Caffe VGG-19; `parametrization="pixels"`, `optimizer="adam"`, `steps=500` give d2l's
-    loop. `train_options` go to `train` (lr, callback, progress, stop_below, ...).
+    its Caffe VGG-19, seen through an 8-px mirrored margin (`FeatureExtractor(margin=...)`) so
+    the border does not speckle; `parametrization="pixels"`, `optimizer="adam"`, `steps=500` give
+    d2l's loop. `train_options` go to `train` (lr, callback, progress, stop_below, ...).
     """
-    if extractor is None:
-        extractor = FeatureExtractor(
-            tuple(content_layers) + tuple(style_layers), weights=weights, device=content.device
-        )
+    if extractor is None:  # with a mirrored margin: VGG's zero padding speckles the border
+        layers = tuple(content_layers) + tuple(style_layers)
+        extractor = FeatureExtractor(layers, weights=weights, device=content.device, margin=BORDER_MARGIN)
     loss_fn = StyleTransferLoss(
         extractor,
         content,

@@ -6,7 +6,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .errors import NSTError
+from .errors import NSTError, check_choice
 from .images import from_pixels
 
 INITS = ("content", "noise", "style")
@@ -19,18 +19,17 @@ def init_image(
     """Starting picture, shaped like the content: a copy of it, white noise, or the style.
 
     "noise" draws every pixel uniformly from [0, 1] (then normalises), as Gatys et al. do;
-    "style" resizes the style image to the content's size (bilinear).
+    "style" resizes the style image to the content's size (bilinear), once per photo of a batch.
     """
-    if init == "content":
+    if check_choice("init", init, INITS) == "content":
         return content.detach().clone()
     if init == "noise":
         gen = torch.Generator().manual_seed(seed)  # CPU generator: same noise on every device
         return from_pixels(torch.rand(content.shape, generator=gen).to(content))
-    if init == "style":
-        if style is None:
-            raise NSTError("init='style' needs the style image")
-        return F.interpolate(style.detach(), size=content.shape[-2:], mode="bilinear", align_corners=False)
-    raise NSTError(f"unknown init {init!r}; choose one of {', '.join(INITS)}")
+    if style is None:
+        raise NSTError("init='style' needs the style image")
+    start = F.interpolate(style.detach(), size=content.shape[-2:], mode="bilinear", align_corners=False)
+    return start.expand(content.shape[0], -1, -1, -1).contiguous()
 
 
 class SynthesizedImage(nn.Module):
@@ -85,10 +84,6 @@ class FourierImage(nn.Module):
 
 def parametrize(image: torch.Tensor, parametrization: str = "pixels") -> nn.Module:
     """The image as parameters: `SynthesizedImage` ("pixels") or `FourierImage` ("fourier")."""
-    if parametrization == "pixels":
+    if check_choice("parametrization", parametrization, PARAMETRIZATIONS) == "pixels":
         return SynthesizedImage(image)
-    if parametrization == "fourier":
-        return FourierImage(image)
-    raise NSTError(
-        f"unknown parametrization {parametrization!r}; choose one of {', '.join(PARAMETRIZATIONS)}"
-    )
+    return FourierImage(image)

@@ -1,11 +1,17 @@
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
 from PIL import Image
+from torch.nn import functional as F
 
 import nstlib as nl
+from nstlib.features import BORDER_MARGIN
 from nstlib.images import from_pixels
 from nstlib.quality import as_pixels, border_excess, border_ratio, laplacian_magnitude
+
+IMG = Path(__file__).resolve().parent.parent / "img"
 
 
 def noise(h: int, w: int, seed: int = 0) -> torch.Tensor:
@@ -64,3 +70,47 @@ def test_band_and_input_errors():
         border_ratio(from_pixels(torch.full((1, 3, 20, 30), 0.3)))
     with pytest.raises(nl.NSTError, match=r"\(1, 3, H, W\)"):
         border_ratio(torch.zeros(2, 3, 20, 30))
+
+
+def test_margin_is_the_net_on_the_mirrored_image_cropped_to_the_image(random_net):
+    layers = nl.STYLE_LAYERS + nl.CONTENT_LAYERS
+    x = torch.randn(1, 3, 37, 50)
+    plain = nl.FeatureExtractor(layers, net=random_net)
+    mirrored = nl.FeatureExtractor(layers, net=random_net, margin=16)
+    got, whole = mirrored(x), plain(F.pad(x, (16, 16, 16, 16), mode="reflect"))
+    strides = {"relu1_1": 1, "relu2_1": 2, "relu3_1": 4, "relu4_1": 8, "conv4_2": 8, "relu5_1": 16}
+    for name, f in plain(x).items():
+        k = 16 // strides[name]
+        assert got[name].shape == f.shape, name  # the shapes the image alone gives
+        crop = whole[name][..., k : k + f.shape[-2], k : k + f.shape[-1]]
+        assert torch.allclose(got[name], crop, atol=1e-6), name
+    # Away from the edge relu1_1 (3x3 window) is unchanged; at the edge it differs (no zeros).
+    a, b = got["relu1_1"], plain(x)["relu1_1"]
+    assert torch.allclose(a[..., 1:-1, 1:-1], b[..., 1:-1, 1:-1], atol=1e-5)
+    assert not torch.allclose(a[..., 0, :], b[..., 0, :], atol=1e-3)
+
+
+def test_margin_is_clamped_to_small_images_and_checked(random_net):
+    ext = nl.FeatureExtractor(["relu2_1"], net=random_net, margin=40)
+    assert ext(torch.randn(1, 3, 16, 20))["relu2_1"].shape == (1, 128, 8, 10)
+    assert nl.FeatureExtractor(["relu2_1"], net=random_net).margin == 0
+    for bad in (-1, 2.5, True):
+        with pytest.raises(nl.NSTError, match="margin must be a whole number"):
+            nl.FeatureExtractor(["relu2_1"], net=random_net, margin=bad)
+
+
+def test_a_stylised_cat_has_no_speckle_along_its_borders(caffe_net):
+    """Issue #18: with VGG's zero padding this run's border excess is 1.30 (README size: 2.1)."""
+    content, style = (
+        nl.preprocess(nl.load_image(IMG / path, max_size=96))
+        for path in ("content/chelsea-cat.jpg", "style/van-gogh-night-cafe.jpg")
+    )
+    ext = nl.FeatureExtractor(nl.CONTENT_LAYERS + nl.STYLE_LAYERS, net=caffe_net, margin=BORDER_MARGIN)
+    result = nl.train(
+        nl.parametrize(content, "fourier"),
+        nl.StyleTransferLoss(ext, content, style),
+        optimizer="lbfgs",
+        steps=50,
+        progress=False,
+    )
+    assert border_excess(result.image, content) <= 1.2

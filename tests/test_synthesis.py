@@ -69,3 +69,13 @@ def test_parametrize_names_the_choices():
     assert isinstance(nl.parametrize(x, "fourier"), nl.FourierImage)
     with pytest.raises(nl.NSTError, match="unknown parametrization 'wavelet'; choose one of pixels, fourier"):
         nl.parametrize(x, "wavelet")
+
+
+def test_every_start_has_the_batch_of_the_content():
+    photos, style = torch.rand(2, 3, 20, 30), torch.rand(1, 3, 40, 40)
+    for init in ("content", "noise", "style"):
+        assert nl.init_image(photos, style, init).shape == (2, 3, 20, 30)
+    starts = nl.init_image(photos, style, "style")
+    assert torch.equal(starts[0], starts[1])  # the same painting under each photo
+    with pytest.raises(nl.NSTError, match="unknown init 'blank'; choose one of content, noise, style"):
+        nl.init_image(photos, style, "blank")

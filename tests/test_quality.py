@@ -9,7 +9,7 @@ from torch.nn import functional as F
 import nstlib as nl
 from nstlib.features import BORDER_MARGIN
 from nstlib.images import from_pixels
-from nstlib.quality import as_pixels, border_excess, border_ratio, laplacian_magnitude
+from nstlib.quality import as_pixels, border_excess, border_ratio, distance_to_edge, laplacian_magnitude
 
 IMG = Path(__file__).resolve().parent.parent / "img"
 
@@ -49,6 +49,24 @@ def test_noise_only_in_the_border_band_gives_a_large_ratio():
     assert border_ratio(from_pixels(framed)) == 0.0
 
 
+def test_ring_compares_the_band_with_the_pixels_just_inside_it():
+    # Calm outer 16 px (weak noise), busy centre: the frame is calm against the interior,
+    # but no calmer than the ring just inside it -- there is no edge effect.
+    x = 0.5 + 0.05 * noise(64, 96, seed=7)
+    x[..., 16:-16, 16:-16] = noise(32, 64, seed=8)
+    assert border_ratio(from_pixels(x)) < 0.3
+    assert border_ratio(from_pixels(x), ring=8) == pytest.approx(1.0, abs=0.1)
+    assert border_ratio(from_pixels(noise(64, 96)), ring=8) == pytest.approx(1.0, abs=0.1)
+    speckled = x.clone()
+    speckled[..., :2, :] = noise(2, 96, seed=9)
+    assert border_excess(from_pixels(speckled), from_pixels(x), ring=8) > 3
+
+
+def test_distance_to_edge():
+    d = distance_to_edge(5, 6)
+    assert d[0].tolist() == [0] * 6 and d[2].tolist() == [0, 1, 2, 2, 1, 0] and d.max() == 2
+
+
 def test_pil_images_arrays_and_tensors_agree():
     x = noise(40, 60)
     img = nl.postprocess(from_pixels(x))
@@ -66,7 +84,9 @@ def test_band_and_input_errors():
         border_ratio(x, band=10)
     with pytest.raises(nl.NSTError, match="leave an interior"):
         border_ratio(x, band=0)
-    with pytest.raises(nl.NSTError, match="interior is flat"):
+    with pytest.raises(nl.NSTError, match="leave an interior"):
+        border_ratio(x, band=4, ring=6)
+    with pytest.raises(nl.NSTError, match="inside is flat"):
         border_ratio(from_pixels(torch.full((1, 3, 20, 30), 0.3)))
     with pytest.raises(nl.NSTError, match=r"\(1, 3, H, W\)"):
         border_ratio(torch.zeros(2, 3, 20, 30))

@@ -17,7 +17,7 @@ from . import color
 from .device import default_device, seed_everything
 from .errors import NSTError
 from .features import BORDER_MARGIN, CONTENT_LAYERS, STYLE_LAYERS, FeatureExtractor
-from .images import load_image, postprocess, preprocess, resize
+from .images import fitted_size, load_image, postprocess, preprocess, resize
 from .losses import StyleTransferLoss
 from .passes import PRECISIONS, resolve_precision
 from .recipes import pyramid_stylize
@@ -252,7 +252,7 @@ def _load_photos(
     for path, out in zip(args.content, outputs):
         img = load_image(path)
         side = working_size(img, path, args.size, args.upscale)
-        w, h = (max(1, round(s * side / max(img.size))) for s in img.size)
+        w, h = fitted_size(img.size, side)
         check_fits(h, w, optimizer=args.optimizer, device=device)
         photos.append((path, out, resize(img, shape=(h, w))))
     return photos

@@ -53,6 +53,13 @@ def to_rgb(img: Image.Image) -> Image.Image:
     return img.convert("RGB")
 
 
+def fitted_size(size: tuple[int, int], max_size: int) -> tuple[int, int]:
+    """(width, height) scaled so the long side is `max_size` (at least 1 px a side)."""
+    scale = max_size / max(size)
+    w, h = (max(1, round(s * scale)) for s in size)
+    return w, h
+
+
 def resize(
     img: Image.Image, max_size: int | None = None, shape: tuple[int, int] | None = None
 ) -> Image.Image:
@@ -67,8 +74,7 @@ def resize(
     if max_size is not None:
         if max_size < 1:
             raise NSTError(f"max_size must be a positive number of pixels, got {max_size}")
-        scale = max_size / max(img.size)
-        w, h = (max(1, round(s * scale)) for s in img.size)
+        w, h = fitted_size(img.size, max_size)
         return img.resize((w, h), Image.Resampling.LANCZOS) if img.size != (w, h) else img
     return img
 

@@ -1,8 +1,9 @@
 """d2l 14.12's style transfer loop as the book runs it: the benchmark's quality and time bar.
 
 A faithful copy: layers 0, 5, 10, 19, 28 (style) and 25 (content) with the in-place ReLUs as d2l
-gets them, weights 1 / 1e3 / 10 with d2l's `sum(10 * styles_l + ...)`, which repeats the style
-list ten times (an effective 1e4), Adam lr 0.3, StepLR(50, 0.8), the VGG parameters left
+gets them, weights 1 / 1e3 / 10 with `sum(10 * styles_l + ...)`, which repeats the style list ten
+times (an effective 1e4), as d2l-zh 2.0 and d2l-en before its 2022 fix write it; d2l-en 1.0.x
+writes 1 / 1e4 / 10 with a plain sum, the same objective. Adam lr 0.3, StepLR(50, 0.8), the VGG parameters left
 requiring grad, content init. Only the pretrained net is a parameter instead of a global, so that
 `d2l_loss` can score any image the way the book's loop does.
 
@@ -20,7 +21,7 @@ from torch import nn
 import nstlib as nl
 
 STYLE_LAYERS, CONTENT_LAYERS = [0, 5, 10, 19, 28], [25]
-CONTENT_WEIGHT, STYLE_WEIGHT, TV_WEIGHT = 1, 1e3, 10  # d2l's numbers
+CONTENT_WEIGHT, STYLE_WEIGHT, TV_WEIGHT = 1, 1e3, 10  # the pre-2022 numbers (x10 below = 1.0.x's 1e4)
 
 
 def d2l_net(pretrained: nn.Sequential | None = None, device: torch.device | None = None) -> nn.Sequential:

@@ -12,7 +12,8 @@ from .errors import NSTError
 from .features import CONTENT_LAYERS, STYLE_LAYERS, FeatureExtractor
 from .images import load_image, load_tensor, postprocess, preprocess, resize, show_images, to_rgb
 from .losses import LossTerms, StyleTransferLoss, content_loss, gram, style_loss, tv_loss
-from .recipes import pyramid_stylize, stylize
+from .quality import result_ratios
+from .recipes import DEFAULT_STRENGTH, pyramid_stylize, stylize
 from .synthesis import FourierImage, SynthesizedImage, init_image, parametrize
 from .training import TrainResult, train
 from .vgg import LAYERS, load_vgg19
@@ -21,6 +22,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "CONTENT_LAYERS",
+    "DEFAULT_STRENGTH",
     "LAYERS",
     "STYLE_LAYERS",
     "FeatureExtractor",
@@ -42,6 +44,7 @@ __all__ = [
     "pyramid_stylize",
     "preprocess",
     "resize",
+    "result_ratios",
     "seed_everything",
     "show_images",
     "stylize",

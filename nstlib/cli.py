@@ -16,11 +16,11 @@ from tqdm.auto import tqdm
 from . import color
 from .device import default_device, seed_everything
 from .errors import NSTError
-from .features import BORDER_MARGIN, CONTENT_LAYERS, STYLE_LAYERS, FeatureExtractor
+from .features import BORDER_MARGIN, STYLE_LAYERS, FeatureExtractor
 from .images import fitted_size, load_image, postprocess, preprocess, resize
 from .losses import StyleTransferLoss
 from .passes import PRECISIONS, resolve_precision
-from .recipes import pyramid_stylize
+from .recipes import DEFAULT_STEPS, DEFAULT_STRENGTH, DEFAULT_TOL, DEFAULT_WINDOW, objective, pyramid_stylize
 from .resources import check_fits
 from .spatial import GuidedStyleTransferLoss, load_mask
 from .synthesis import INITS, PARAMETRIZATIONS
@@ -28,7 +28,8 @@ from .training import OPTIMIZERS
 from .vgg import WEIGHTS
 
 IMAGE_TYPES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
-DEFAULT_SIZE = 256
+#: Default long side by device: a CPU finishes 256 px in about a minute, a GPU 512 px in seconds.
+DEFAULT_SIZE = {"cpu": 256, "cuda": 512}
 
 
 def _number(kind: type, low: float, rule: str, high: float = float("inf")) -> Callable[[str], float]:
@@ -90,14 +91,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", type=Path, required=True,
                    help="the result's file (one photo) or folder (several photos)")  # fmt: skip
     p.add_argument("--size", type=_size, default=None,
-                   help=f"long side of the result in px (default {DEFAULT_SIZE}, or the photo's own if smaller)")  # fmt: skip
+                   help="long side of the result in px (default 256 on a CPU, 512 on a GPU, or the photo's own if smaller)")  # fmt: skip
     p.add_argument("--upscale", action="store_true", help="allow --size above the photo's own size")
-    p.add_argument("--steps", type=_count, default=300, help="optimiser steps (default 300)")
+    p.add_argument("--steps", type=_count, default=DEFAULT_STEPS,
+                   help=f"at most this many optimiser steps (default {DEFAULT_STEPS}); see --tol")  # fmt: skip
+    p.add_argument("--tol", type=_weight, default=DEFAULT_TOL,
+                   help=f"stop once the loss falls by less than this fraction over {DEFAULT_WINDOW} steps "
+                   f"(default {DEFAULT_TOL}; 0 runs all --steps)")  # fmt: skip
     p.add_argument("--optimizer", choices=OPTIMIZERS, default="lbfgs", help="default lbfgs")
     p.add_argument("--lr", type=_positive, default=None, help="learning rate (default: 0.3 adam, 1 lbfgs)")
-    p.add_argument("--content-weight", type=_weight, default=1.0)
-    p.add_argument("--style-weight", type=_weight, default=1e4)
-    p.add_argument("--tv-weight", type=_weight, default=10.0)
+    p.add_argument("--strength", type=_weight, default=DEFAULT_STRENGTH,
+                   help=f"how painted (default {DEFAULT_STRENGTH:g}; lower keeps more of the photo): the style term's "
+                   "weight when each term is divided by its value at the start, so it means the same on every pair")  # fmt: skip
+    p.add_argument("--style-weight", type=_weight, default=None,
+                   help="use d2l's raw objective with this style weight instead of --strength (d2l: 1e4)")  # fmt: skip
+    p.add_argument("--content-weight", type=_weight, default=None, help="default 1")
+    p.add_argument("--tv-weight", type=_weight, default=None,
+                   help="total variation weight (default 0 with --strength, 10 with --style-weight)")  # fmt: skip
     p.add_argument("--init", choices=INITS, default="content")
     p.add_argument("--parametrization", choices=PARAMETRIZATIONS, default="fourier",
                    help="what the optimiser changes: the pixels, or the image's spectrum (default fourier: "
@@ -150,11 +160,11 @@ def plan_outputs(contents: list[Path], out: Path, inputs: list[Path], force: boo
     return outputs
 
 
-def working_size(img: Image.Image, path: Path, size: int | None, upscale: bool) -> int:
-    """The long side to work at: --size, or the default capped at the photo's own size."""
+def working_size(img: Image.Image, path: Path, size: int | None, upscale: bool, device: str = "cpu") -> int:
+    """The long side to work at: --size, or the device's default capped at the photo's own size."""
     own = max(img.size)
     if size is None:
-        return min(DEFAULT_SIZE, own)
+        return min(DEFAULT_SIZE.get(device, DEFAULT_SIZE["cpu"]), own)
     if size > own and not upscale:
         raise NSTError(
             f"{path} is {img.width}x{img.height} px and --size {size} would enlarge it "
@@ -165,12 +175,7 @@ def working_size(img: Image.Image, path: Path, size: int | None, upscale: bool) 
 
 def _make_loss(args: argparse.Namespace, mask: torch.Tensor | None, labels: list[str]):
     """The objective for one pyramid level: plain/blended, or guided by the mask's two regions."""
-    options = dict(
-        content_weight=args.content_weight,
-        style_weight=args.style_weight,
-        tv_weight=args.tv_weight,
-        content_label=labels[0],
-    )
+    options = dict(content_label=labels[0], **_objective(args))
 
     def make(extractor, content, styles):
         if mask is None:
@@ -184,6 +189,16 @@ def _make_loss(args: argparse.Namespace, mask: torch.Tensor | None, labels: list
         )
 
     return make
+
+
+def _objective(args: argparse.Namespace) -> dict:
+    """The loss options the weight flags select (normalised at --strength, or d2l's raw weights)."""
+    return objective(
+        strength=args.strength,
+        style_weight=args.style_weight,
+        content_weight=args.content_weight,
+        tv_weight=args.tv_weight,
+    )
 
 
 def _check_combination(args: argparse.Namespace, style_paths: list[Path]) -> None:
@@ -217,8 +232,8 @@ def _batches(photos: list[tuple[Path, Path, Image.Image]], batch: int, alone: bo
     return [g[i : i + size] for g in groups.values() for i in range(0, len(g), size)]
 
 
-def _stylize_batch(args, extractor, group, style_images, mask, device) -> torch.Tensor:
-    """Stylise one batch of same-size photos; returns the results as an (N, 3, H, W) tensor."""
+def _stylize_batch(args, extractor, group, style_images, mask, device) -> tuple[torch.Tensor, str]:
+    """Stylise one batch of same-size photos: the results as an (N, 3, H, W) tensor, and why it stopped."""
     content = torch.cat([preprocess(img, device=device) for _, _, img in group])
     styles = _style_images(args, style_images, content, device)
     style_paths = [args.style, *args.extra_style]
@@ -238,10 +253,18 @@ def _stylize_batch(args, extractor, group, style_images, mask, device) -> torch.
         lr=args.lr,
         precision=args.precision,
         progress=not args.quiet,
+        tol=args.tol or None,
+        window=DEFAULT_WINDOW,
+    )
+    steps = result.history["step"][-1] if result.history.get("step") else 0
+    why = f"{steps} {args.optimizer} steps, " + (
+        f"stopped: loss fell < {args.tol:g} over {DEFAULT_WINDOW} steps"
+        if result.stopped == "converged"
+        else "stopped: --steps cap"
     )
     if args.preserve_color == "luminance":
-        return color.with_content_color(result.image, content)
-    return result.image
+        return color.with_content_color(result.image, content), why
+    return result.image, why
 
 
 def _load_photos(
@@ -251,7 +274,7 @@ def _load_photos(
     photos = []
     for path, out in zip(args.content, outputs):
         img = load_image(path)
-        side = working_size(img, path, args.size, args.upscale)
+        side = working_size(img, path, args.size, args.upscale, torch.device(device).type)
         w, h = fitted_size(img.size, side)
         check_fits(h, w, optimizer=args.optimizer, device=device)
         photos.append((path, out, resize(img, shape=(h, w))))
@@ -276,26 +299,31 @@ def run(args: argparse.Namespace) -> list[Path]:
         w, h = group[0][2].size
         check_fits(h, w, batch=len(group), optimizer=args.optimizer, device=device)
     with tqdm(desc="loading VGG-19", bar_format="{desc} ({elapsed})", disable=args.quiet):
-        layers = CONTENT_LAYERS + STYLE_LAYERS  # a mirrored margin keeps the border free of speckle
+        layers = _objective(args)["content_layers"] + STYLE_LAYERS  # mirrored margin: no border speckle
         extractor = FeatureExtractor(layers, weights=args.weights, device=device, margin=BORDER_MARGIN)
     if len(outputs) > 1:
         args.output.mkdir(exist_ok=True)
     for group in batches:
-        images = _stylize_batch(args, extractor, group, style_images, mask, device)
+        images, why = _stylize_batch(args, extractor, group, style_images, mask, device)
         for (_, out, _), image in zip(group, images):
             postprocess(image[None]).save(out)
-            _report(args, out, image, device, time.perf_counter() - started)
+            _report(args, out, image, device, time.perf_counter() - started, why)
     return outputs
 
 
-def _report(args: argparse.Namespace, out: Path, image: torch.Tensor, device, seconds: float) -> None:
+def _report(
+    args: argparse.Namespace, out: Path, image: torch.Tensor, device, seconds: float, why: str
+) -> None:
     h, w = image.shape[-2:]
     extra = f", {args.pyramid}-level pyramid" if args.pyramid > 1 else ""
     precision = resolve_precision(args.precision, device)
     extra += f", {precision}" if precision != "fp32" else ""
+    look = (
+        f"strength {args.strength:g}" if args.style_weight is None else f"style weight {args.style_weight:g}"
+    )
     print(
-        f"wrote {out} ({w}x{h} px, {args.steps} {args.optimizer} steps ({args.parametrization}){extra}, "
-        f"{args.weights} weights, {device}) in {seconds:.1f} s"
+        f"wrote {out} ({w}x{h} px, {look}, {args.parametrization}{extra}, {args.weights} weights, "
+        f"{device}) in {seconds:.1f} s; {why}"
     )
 
 

@@ -65,9 +65,21 @@ if "google.colab" in sys.modules:
     sys.path.insert(0, "/content/nst-course")"""
 
 
-def pick(full: T, fast: T) -> T:
-    """`fast` in CI mode, else `full`: the one place a chapter's budget changes."""
-    return fast if FAST else full
+def tier() -> str:
+    """The budget a chapter runs at: "fast" (CI, NSTLIB_FAST=1), "gpu" (a CUDA device) or "cpu"."""
+    if FAST:
+        return "fast"
+    from .device import default_device  # imports torch: only when a chapter asks
+
+    return "gpu" if default_device().type == "cuda" else "cpu"
+
+
+def pick(full: T, fast: T, gpu: T | None = None) -> T:
+    """`fast` in CI mode, `gpu` (if given) on a GPU, else `full`: the one place a chapter's budget changes."""
+    chosen = tier()
+    if chosen == "fast":
+        return fast
+    return gpu if chosen == "gpu" and gpu is not None else full
 
 
 def show_source(obj: Any):
@@ -95,8 +107,8 @@ def asset(relpath: str | Path) -> Path:
 
 
 def chapters() -> list[Path]:
-    """The tracked chapter notebooks (notebooks/NN_*.ipynb), in order."""
-    found = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
+    """The tracked chapter notebooks (notebooks/NN_*.ipynb), in order, then the appendices (AN_*.ipynb)."""
+    found = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")) + sorted(NOTEBOOKS.glob("A[0-9]_*.ipynb"))
     if not found:
         raise NSTError(
             f"{NOTEBOOKS}: no chapters there; install nstlib from a clone of the course (`pip install -e .`)"

@@ -9,6 +9,12 @@ Normalisations (the same as d2l 14.12, so its weights 1 / 1e4 / 10 carry over):
 
 Gatys et al. write the style loss as sum (G - A)^2 / (4 N^2 M^2) with an unnormalised Gram,
 which is (1/4) x our per-layer loss times C^2: so their style weights are not ours.
+
+With `normalize=True` (issue #15) each term is divided by its value at a reference, so one
+`style_weight` (the recipes' `strength`) means the same on every pair and size: the content term
+by the content distance between the style image (resized to the photo) and the photo, each style
+layer by its own style loss on the photo (the layers averaged), and the TV term by the photo's
+own TV. At the content start the style and TV terms are then 1 and the content term 0, whatever the pair.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from dataclasses import dataclass, field
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from .errors import NSTError
 from .features import CONTENT_LAYERS, STYLE_LAYERS, FeatureExtractor
@@ -45,6 +52,12 @@ def tv_loss(x: torch.Tensor) -> torch.Tensor:
     return 0.5 * (
         (x[:, :, 1:, :] - x[:, :, :-1, :]).abs().mean() + (x[:, :, :, 1:] - x[:, :, :, :-1]).abs().mean()
     )
+
+
+def _per_image_tv(x: torch.Tensor) -> torch.Tensor:
+    """(N,) total variation of each image of a batch."""
+    dy = (x[:, :, 1:, :] - x[:, :, :-1, :]).abs().flatten(1).mean(1)
+    return 0.5 * (dy + (x[:, :, :, 1:] - x[:, :, :, :-1]).abs().flatten(1).mean(1))
 
 
 @dataclass
@@ -131,6 +144,8 @@ class StyleTransferLoss(nn.Module):
         style_blend: Sequence[float] | None = None,
         content_label: str = "content image",
         style_labels: Sequence[str] | None = None,
+        normalize: bool = False,
+        content_reference: torch.Tensor | None = None,
     ) -> None:
         super().__init__()
         missing = [n for n in (*content_layers, *style_layers) if n not in extractor.layers]
@@ -153,8 +168,41 @@ class StyleTransferLoss(nn.Module):
             feats = extractor(content)
             self.content_targets = {n: feats[n].detach().float() for n in self.content_layers}
         if not isinstance(style, nn.Module):
+            if content_reference is None:
+                content_reference = style if isinstance(style, torch.Tensor) else style[0]
             style = GramStyle(extractor, style, self.style_layers, blend=style_blend, labels=style_labels)
         self.style_term = style
+        self.normalize = normalize
+        if normalize:
+            self._normalize(content, feats, content_reference)
+
+    @torch.no_grad()
+    def _normalize(
+        self, content: torch.Tensor, content_feats: dict[str, torch.Tensor], reference: torch.Tensor | None
+    ) -> None:
+        """Per photo: the content divisor at the style image; each style layer's and TV's at the photo itself."""
+        if reference is None:
+            raise NSTError("normalize=True with a ready style term needs content_reference (a style image)")
+        device = next(iter(self.content_targets.values())).device
+        ref = F.interpolate(reference.float(), size=self.content_shape, mode="bilinear", align_corners=False)
+        ref_feats = self.extractor(ref.to(device))
+        tiny = torch.finfo(torch.float32).tiny
+        self.content_scale = {  # (N,): one divisor per photo of a batch
+            n: _per_image_mse(ref_feats[n].float(), t).clamp(min=tiny)
+            for n, t in self.content_targets.items()
+        }
+        total = sum(self.layer_weights.values()) or 1.0  # layers averaged: the style term starts at 1
+        rows = self._style_rows({n: f.float() for n, f in content_feats.items()})
+        self.style_scale = {
+            n: torch.stack([row[n] for row in rows]).clamp(min=tiny) * total for n in self.style_layers
+        }
+        self.tv_scale = _per_image_tv(content.float()).clamp(min=tiny)
+
+    def _style_rows(self, feats: dict[str, torch.Tensor]) -> list[dict[str, torch.Tensor]]:
+        """The style term of each photo of the batch alone (its per-layer losses)."""
+        if self.batch == 1:
+            return [self.style_term(feats)]
+        return [self.style_term({n: f[i : i + 1] for n, f in feats.items()}) for i in range(self.batch)]
 
     def _layer_weights(self, given: Mapping[str, float] | Sequence[float] | None) -> dict[str, float]:
         if given is None:
@@ -183,14 +231,39 @@ class StyleTransferLoss(nn.Module):
         with torch.autocast(image.device.type, enabled=False):
             feats = {n: f.float() for n, f in feats.items()}
             zero = image.new_zeros(())
-            content = sum((content_loss(feats[n], t) for n, t in self.content_targets.items()), zero)
-            per_layer = self.style_term(feats)
-            style = sum((self.layer_weights[n] * v for n, v in per_layer.items()), zero)
             n = self.batch  # means over the batch, times its size: each image gets its own gradient
-            content = n * self.content_weight * content
-            style = n * self.style_weight * style
-            tv = n * self.tv_weight * tv_loss(image)
+            if self.normalize:
+                content, style, per_layer = self._normalized_terms(feats)
+                content, style = self.content_weight * content, self.style_weight * style
+                tv = self.tv_weight * (_per_image_tv(image) / self.tv_scale).sum()
+            else:
+                content = sum((content_loss(feats[k], t) for k, t in self.content_targets.items()), zero)
+                per_layer = self.style_term(feats)
+                style = sum((self.layer_weights[k] * v for k, v in per_layer.items()), zero)
+                content, style = n * self.content_weight * content, n * self.style_weight * style
+                tv = n * self.tv_weight * tv_loss(image)
         return LossTerms(content, style, tv, content + style + tv, per_layer)
+
+    def _normalized_terms(
+        self, feats: dict[str, torch.Tensor]
+    ) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
+        """Content and style terms summed over the photos, each divided by that photo's divisors."""
+        content = sum(
+            (_per_image_mse(feats[k], t) / self.content_scale[k]).sum()
+            for k, t in self.content_targets.items()
+        )
+        rows = self._style_rows(feats)
+        style = sum(
+            self.layer_weights[k] * torch.stack([row[k] for row in rows]) / self.style_scale[k]
+            for k in self.style_layers
+        ).sum()
+        per_layer = {k: torch.stack([row[k] for row in rows]).mean() for k in self.style_layers}
+        return content, style, per_layer
+
+
+def _per_image_mse(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """(N,) mean squared difference per image (b may be a single image, broadcast)."""
+    return torch.square(a - b).flatten(1).mean(1)
 
 
 def blend_weights(weights: Sequence[float] | None, n_styles: int) -> list[float]:

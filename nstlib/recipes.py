@@ -1,7 +1,10 @@
 """Recipes built on the engine: `stylize` (one call from photos to result) and `pyramid_stylize`.
 
 Their defaults are the command line's (`python -m nstlib`): L-BFGS on the image's spectrum
-(`FourierImage`), 300 steps, content start, d2l's weights 1 / 1e4 / 10, precision "auto".
+(`FourierImage`), content start, precision "auto", the normalised objective at `DEFAULT_STRENGTH`
+(issue #15: a painted look with the subject kept, on every pair), and a stop rule: at most
+`DEFAULT_STEPS` steps, fewer once the loss falls by less than `DEFAULT_TOL` over `DEFAULT_WINDOW`.
+Giving `style_weight` switches to d2l's raw objective (weights 1 / 1e4 / 10, content conv4_2).
 """
 
 from __future__ import annotations
@@ -17,6 +20,42 @@ from .losses import StyleTransferLoss
 from .synthesis import init_image, parametrize
 from .training import TrainResult, train
 
+#: Style strength of the normalised objective: the style term's weight when both terms are
+#: divided by their value at the start (`StyleTransferLoss(normalize=True)`). Chosen on the
+#: course pairs and on photos outside the repository (README, "Measuring a result").
+DEFAULT_STRENGTH = 20.0
+#: Gatys et al.'s own code taps the rectified relu4_2 for content; so does the normalised recipe.
+NORMALIZED_CONTENT_LAYERS = ("relu4_2",)
+#: TV weight of the normalised objective: removes a noise start's grain (0 leaves it) and costs
+#: the content start nothing measurable (rocket photo: style ratio 0.049 -> 0.051).
+NORMALIZED_TV = 0.1
+DEFAULT_STEPS = 300
+DEFAULT_TOL = 0.05
+DEFAULT_WINDOW = 30
+#: d2l 14.12's weights: d2l-en 1.0.x writes 1e4 (d2l-zh 2.0 and pre-2022 d2l-en: 1e3 summed 10 times).
+D2L_WEIGHTS = {"content_weight": 1.0, "style_weight": 1e4, "tv_weight": 10.0}
+
+
+def objective(
+    *,
+    strength: float = DEFAULT_STRENGTH,
+    style_weight: float | None = None,
+    content_weight: float | None = None,
+    tv_weight: float | None = None,
+) -> dict:
+    """`StyleTransferLoss` options: normalised at `strength`, or d2l's raw weights if `style_weight` is given."""
+    if style_weight is None:  # normalised: content 1, style `strength`, TV 0.1 x the photo's own TV
+        return dict(
+            normalize=True,
+            content_layers=NORMALIZED_CONTENT_LAYERS,
+            content_weight=1.0 if content_weight is None else content_weight,
+            style_weight=strength,
+            tv_weight=NORMALIZED_TV if tv_weight is None else tv_weight,
+        )
+    given = {"content_weight": content_weight, "style_weight": style_weight, "tv_weight": tv_weight}
+    weights = {k: D2L_WEIGHTS[k] if v is None else v for k, v in given.items()}
+    return dict(normalize=False, content_layers=CONTENT_LAYERS, **weights)
+
 
 def stylize(
     content: torch.Tensor,
@@ -24,46 +63,56 @@ def stylize(
     *,
     extractor: FeatureExtractor | None = None,
     weights: str = "caffe",
-    content_layers: Sequence[str] = CONTENT_LAYERS,
+    strength: float = DEFAULT_STRENGTH,
+    style_weight: float | None = None,
+    content_weight: float | None = None,
+    tv_weight: float | None = None,
+    content_layers: Sequence[str] | None = None,
     style_layers: Sequence[str] = STYLE_LAYERS,
     style_layer_weights: Mapping[str, float] | Sequence[float] | None = None,
-    content_weight: float = 1.0,
-    style_weight: float = 1e4,
-    tv_weight: float = 10.0,
     init: str = "content",
     seed: int = 0,
     parametrization: str = "fourier",
     optimizer: str = "lbfgs",
-    steps: int = 300,
+    steps: int = DEFAULT_STEPS,
+    tol: float | None = DEFAULT_TOL,
+    window: int = DEFAULT_WINDOW,
     precision: str = "auto",
     **train_options,
 ) -> TrainResult:
     """Gatys-style transfer of `style` onto `content`, normalised (N, 3, H, W) / (1, 3, h, w) tensors.
 
     A batch of N photos (same size) is stylised in one run with one style: the result holds N
-    images. Weights and layers are d2l 14.12's effective ones (d2l 1.0.3 writes 1e3 but sums
-    `10 * styles_l`) with the paper's layers (content conv4_2, style relu1_1 ... relu5_1) and
-    its Caffe VGG-19, seen through an 8-px mirrored margin (`FeatureExtractor(margin=...)`) so
-    the border does not speckle; `parametrization="pixels"`, `optimizer="adam"`, `steps=500` give
-    d2l's loop. `train_options` go to `train` (lr, callback, progress, stop_below, ...).
+    images. The objective is `objective(...)`'s: normalised at `strength` (content relu4_2), or
+    d2l 14.12's raw weights 1 / 1e4 / 10 (content conv4_2) once `style_weight` is given; style
+    layers relu1_1 ... relu5_1 of the Caffe VGG-19, seen through an 8-px mirrored margin so the
+    border does not speckle. It stops after `steps`, or earlier once the loss falls by less than
+    `tol` over `window` steps (tol=None: always `steps`). `style_weight=1e4`,
+    `parametrization="pixels"`, `optimizer="adam"`, `steps=500`, `tol=None` give d2l's loop.
+    `train_options` go to `train` (lr, callback, progress, stop_below, ...).
     """
+    options = objective(
+        strength=strength, style_weight=style_weight, content_weight=content_weight, tv_weight=tv_weight
+    )
+    if content_layers is not None:
+        options["content_layers"] = tuple(content_layers)
     if extractor is None:  # with a mirrored margin: VGG's zero padding speckles the border
-        layers = tuple(content_layers) + tuple(style_layers)
+        layers = tuple(options["content_layers"]) + tuple(style_layers)
         extractor = FeatureExtractor(layers, weights=weights, device=content.device, margin=BORDER_MARGIN)
     loss_fn = StyleTransferLoss(
         extractor,
         content,
         style,
-        content_layers=content_layers,
         style_layers=style_layers,
-        content_weight=content_weight,
-        style_weight=style_weight,
-        tv_weight=tv_weight,
         style_layer_weights=style_layer_weights,
+        **options,
     )
     first = style if isinstance(style, torch.Tensor) else style[0]
     synth = parametrize(init_image(content, first, init, seed), parametrization).to(content.device)
-    return train(synth, loss_fn, optimizer=optimizer, steps=steps, precision=precision, **train_options)
+    return train(
+        synth, loss_fn, optimizer=optimizer, steps=steps, precision=precision, tol=tol, window=window,
+        **train_options,
+    )  # fmt: skip
 
 
 def rescale(x: torch.Tensor, factor: float) -> torch.Tensor:
@@ -157,4 +206,4 @@ def pyramid_stylize(
         _append(history, r.history, level, seconds)
         evaluations += r.evaluations
         seconds += r.seconds
-    return TrainResult(r.image, history, evaluations, seconds)
+    return TrainResult(r.image, history, evaluations, seconds, r.stopped)

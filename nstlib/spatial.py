@@ -179,4 +179,5 @@ class GuidedStyleTransferLoss(StyleTransferLoss):
         **options,
     ) -> None:
         term = GuidedGramStyle(extractor, content, styles, masks, style_layers, region_weights=region_weights)
+        options.setdefault("content_reference", next(s for s in styles if s is not None))
         super().__init__(extractor, content, term, style_layers=style_layers, **options)

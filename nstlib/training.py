@@ -38,6 +38,7 @@ class TrainResult:
     history: dict[str, list[float]] = field(default_factory=dict)
     evaluations: int = 0
     seconds: float = 0.0
+    stopped: str = "step cap"  # why it ended: "step cap", "converged" or "stop_below"
 
 
 def make_optimizer(
@@ -91,6 +92,15 @@ class LossLog:
         """Seconds since the log was made."""
         return time.perf_counter() - self.start
 
+    def converged(self, tol: float, window: int) -> bool:
+        """Whether the loss fell by less than the fraction `tol` over the last `window` (flushed) steps."""
+        self.flush()
+        total = self.history["total"]
+        if len(total) <= window:
+            return False
+        before, now = min(total[:-window]), min(total[-window:])
+        return before - now < tol * before
+
     def flush(self) -> float:
         """Copy the pending losses to the history (one device-to-host copy); returns the last total."""
         if self.pending:
@@ -123,18 +133,21 @@ def train(
     stop_below: float | None = None,
     cuda_graph: bool | None = None,
     precision: str = "auto",
+    tol: float | None = None,
+    window: int = 50,
 ) -> TrainResult:
     """Run up to `steps` optimiser steps on the image `synth`, one forward/backward pass each.
 
     `callback(step, image, terms)` runs every `callback_every` steps and after the last. Training
-    ends early at the first loss <= `stop_below`. `precision`, `cuda_graph`: see `passes.make_pass`.
+    ends early at the first loss <= `stop_below`, or once the loss fell by less than the fraction
+    `tol` over the last `window` steps ("converged"). `precision`, `cuda_graph`: see `passes.make_pass`.
     """
     check_count("steps", steps), check_count("callback_every", callback_every, 1)
     run_pass = make_pass(synth, loss_fn, precision=precision, cuda_graph=cuda_graph if steps else False)
     opt, schedule = make_optimizer(
         optimizer, synth.parameters(), lr=lr, decay_step=lr_decay_step, decay_gamma=lr_decay_gamma
     )
-    log = LossLog(opt, optimizer)
+    log, stopped = LossLog(opt, optimizer), "step cap"
     with tqdm(total=steps, desc=optimizer, disable=not progress, leave=False) as bar:
         for step in range(1, steps + 1):
             opt.step(run_pass)  # run_pass: the loss and its gradients; then the optimiser's update
@@ -146,5 +159,9 @@ def train(
                 bar.set_postfix(loss=f"{log.flush():.3g}", refresh=False)
             bar.update()
             if stop_below is not None and log.flush() <= stop_below:
+                stopped = "stop_below"
                 break
-    return TrainResult(synth().detach().clone(), log.history, run_pass.evaluations, log.elapsed())
+            if tol is not None and step % READ_BACK_EVERY == 0 and log.converged(tol, window):
+                stopped = "converged"
+                break
+    return TrainResult(synth().detach().clone(), log.history, run_pass.evaluations, log.elapsed(), stopped)

@@ -8,6 +8,8 @@ from PIL import Image
 
 import nstlib as nl
 from nstlib.cli import main
+from nstlib.losses import StyleTransferLoss
+from nstlib.recipes import objective
 from tests.helpers import IMG, ROOT
 
 CAT = str(IMG / "content" / "chelsea-cat.jpg")
@@ -21,8 +23,29 @@ def test_writes_the_result_and_says_where(tmp_path, capsys):
     assert Image.open(out).size == (32, 21)
     said = capsys.readouterr().out
     device = nl.default_device()
-    assert said.startswith(f"wrote {out} (32x21 px, 2 adam steps (fourier), caffe weights, {device}) in ")
-    assert said.endswith(" s\n")
+    strength = f"strength {nl.DEFAULT_STRENGTH:g}"
+    assert said.startswith(f"wrote {out} (32x21 px, {strength}, fourier, caffe weights, {device}) in ")
+    assert said.endswith(" s; 2 adam steps, stopped: --steps cap\n")
+
+
+def test_the_summary_says_why_it_stopped_and_which_objective(tmp_path, capsys):
+    out = tmp_path / "out.png"
+    args = [CAT, CAFE, "-o", str(out), "--size", "32", "--quiet", "--steps", "400", "--tol", "0.05"]
+    assert main(args) == 0
+    said = capsys.readouterr().out
+    steps = int(said.split("; ")[-1].split()[0])
+    assert steps < 400 and said.endswith("lbfgs steps, stopped: loss fell < 0.05 over 30 steps\n")
+    assert main([*args, "--force", "--style-weight", "1e4", "--steps", "3"]) == 0
+    assert "style weight 10000," in capsys.readouterr().out
+
+
+def test_the_default_size_follows_the_device(tmp_path):
+    from nstlib.cli import DEFAULT_SIZE, working_size
+
+    photo = Image.new("RGB", (900, 600))
+    assert working_size(photo, tmp_path / "p.jpg", None, False, "cpu") == DEFAULT_SIZE["cpu"] == 256
+    assert working_size(photo, tmp_path / "p.jpg", None, False, "cuda") == DEFAULT_SIZE["cuda"] == 512
+    assert working_size(Image.new("RGB", (300, 200)), tmp_path / "q.jpg", None, False, "cuda") == 300
 
 
 def test_refuses_to_overwrite_inputs(tmp_path, capsys):
@@ -304,17 +327,31 @@ def test_several_photos_go_into_a_folder_in_batches(tmp_path, capsys):
     assert "several photos need a folder" in capsys.readouterr().err
 
 
-def test_a_batch_gives_each_photo_the_result_it_gets_alone(random_net):
-    # The loss sums the photos' losses, so each gets its own gradient; Adam's update is per pixel.
+@pytest.mark.parametrize("style_weight", [None, 1e4])  # normalised (per-photo divisors) and d2l's raw
+def test_a_batch_gives_each_photo_the_result_it_gets_alone(random_net, style_weight):
+    # The loss sums the photos' losses, so each gets the gradient it would get alone; Adam's update
+    # is per pixel, so a batch gives the same pictures as one-by-one runs.
     a, b = small_pair = [
         nl.preprocess(nl.load_image(p, shape=(24, 36))) for p in (CAT, str(IMG / "content" / "coffee.jpg"))
     ]
     style = nl.preprocess(nl.load_image(CAFE, max_size=36))
-    ext = nl.FeatureExtractor(nl.STYLE_LAYERS + nl.CONTENT_LAYERS, net=random_net)
-    options = dict(extractor=ext, optimizer="adam", parametrization="pixels", steps=5, progress=False)
-    both = nl.stylize(torch.cat(small_pair), style, **options)
-    alone = [nl.stylize(x, style, **options) for x in (a, b)]
+    ext = nl.FeatureExtractor(nl.STYLE_LAYERS + nl.CONTENT_LAYERS + ("relu4_2",), net=random_net)
+    options = objective(style_weight=style_weight)
+    moved = torch.cat(small_pair) + 0.3 * torch.randn(
+        2, 3, 24, 36, generator=torch.Generator().manual_seed(0)
+    )
+    moved.requires_grad_(True)
+    StyleTransferLoss(ext, torch.cat(small_pair), style, **options)(moved).total.backward()
+    for k, photo in enumerate(small_pair):
+        one = moved[k : k + 1].detach().requires_grad_(True)
+        StyleTransferLoss(ext, photo, style, **options)(one).total.backward()
+        scale = one.grad.abs().max().item()  # rounding of batched vs single convolutions, to 1e-4 of it
+        torch.testing.assert_close(moved.grad[k : k + 1], one.grad, rtol=1e-3, atol=1e-4 * scale)
+    run = dict(extractor=ext, optimizer="adam", parametrization="pixels", steps=5, progress=False)
+    both = nl.stylize(torch.cat(small_pair), style, style_weight=style_weight, **run)
+    alone = [nl.stylize(x, style, style_weight=style_weight, **run) for x in (a, b)]
     assert both.image.shape == (2, 3, 24, 36)
-    for k in range(2):
-        torch.testing.assert_close(both.image[k : k + 1], alone[k].image, rtol=0, atol=1e-4)
     assert both.history["total"][0] == pytest.approx(sum(r.history["total"][0] for r in alone), rel=1e-5)
+    if style_weight is not None:  # raw losses are large: Adam's steps agree to rounding
+        for k in range(2):
+            torch.testing.assert_close(both.image[k : k + 1], alone[k].image, rtol=0, atol=1e-4)

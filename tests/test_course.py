@@ -142,3 +142,17 @@ def test_a_chapter_runs_from_a_workspace_outside_notebooks(tmp_path, capsys, mon
     images = next(c for c in nb.cells if c.cell_type == "code" and "content_img = " in c.source)
     assert "content: (451, 300) RGB" in "".join(o.get("text", "") for o in images.outputs)
     assert sorted(p.name for p in tmp_path.iterdir()) == [p.name for p in course.chapters()]
+
+
+def test_pick_follows_the_tier(monkeypatch):
+    from nstlib import course, device
+
+    monkeypatch.setattr(course, "FAST", True)
+    assert course.tier() == "fast" and course.pick(1, 2, gpu=3) == 2
+    monkeypatch.setattr(course, "FAST", False)
+    monkeypatch.setenv("NSTLIB_DEVICE", "cpu")
+    assert course.tier() == "cpu" and course.pick(1, 2, gpu=3) == 1
+    monkeypatch.setattr(device.torch.cuda, "is_available", lambda: True)
+    monkeypatch.delenv("NSTLIB_DEVICE")
+    assert course.tier() == "gpu" and course.pick(1, 2, gpu=3) == 3
+    assert course.pick(1, 2) == 1  # no GPU budget given: the full one

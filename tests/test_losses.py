@@ -37,7 +37,7 @@ def test_tv_of_a_hand_made_image():
 
 @pytest.fixture(scope="module")
 def setup(random_net):
-    ext = nl.FeatureExtractor(nl.STYLE_LAYERS + nl.CONTENT_LAYERS, net=random_net)
+    ext = nl.FeatureExtractor(nl.STYLE_LAYERS + nl.CONTENT_LAYERS + ("relu4_2",), net=random_net)
     content, style = torch.randn(1, 3, 32, 48), torch.randn(1, 3, 40, 40)
     return ext, content, style
 

@@ -43,7 +43,7 @@ def test_guided_gram_of_a_full_mask_is_the_gram():
 
 
 def test_guided_loss_argument_errors(random_net):
-    ext = nl.FeatureExtractor(nl.STYLE_LAYERS + nl.CONTENT_LAYERS, net=random_net)
+    ext = nl.FeatureExtractor(nl.STYLE_LAYERS + nl.CONTENT_LAYERS + ("relu4_2",), net=random_net)
     c, s = torch.randn(1, 3, 32, 32), torch.randn(1, 3, 32, 32)
     full = torch.ones(1, 1, 32, 32)
     with pytest.raises(nl.NSTError, match="2 styles for 1 masks"):
@@ -60,7 +60,7 @@ def test_style_stays_inside_its_mask(caffe_net):
     content, style = small("content/chelsea-cat.jpg", 64), small("style/van-gogh-night-cafe.jpg", 64)
     h, w = content.shape[-2:]
     mask = spatial.rectangle_mask((h, w), 0, 0, 1, 0.5)  # left half styled
-    ext = nl.FeatureExtractor(nl.STYLE_LAYERS + nl.CONTENT_LAYERS, net=caffe_net)
+    ext = nl.FeatureExtractor(nl.STYLE_LAYERS + nl.CONTENT_LAYERS + ("relu4_2",), net=caffe_net)
     loss = spatial.GuidedStyleTransferLoss(ext, content, [style, None], [mask, 1 - mask])
     r = nl.train(nl.SynthesizedImage(content), loss, optimizer="lbfgs", steps=30, progress=False)
     change = (color.to_pixels(r.image) - color.to_pixels(content)).abs().mean(dim=(0, 1))

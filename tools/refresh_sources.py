@@ -20,7 +20,7 @@ NAMES = {"nl": nl, "color": color, "spatial": spatial, "LBFGS": LBFGS}
 
 def main() -> None:
     """Rewrite the show_source outputs that differ from the library's source."""
-    for path in sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("[0-9]*.ipynb")):
+    for path in sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("[0-9A]*.ipynb")):
         nb = json.loads(path.read_text())
         changed = 0
         for cell in nb["cells"]:

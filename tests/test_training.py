@@ -24,17 +24,10 @@ def test_real_stylisation_moves_toward_the_style(images, caffe_net, random_net):
     content, style = images
     judge = nl.FeatureExtractor(nl.STYLE_LAYERS + nl.CONTENT_LAYERS + ("relu4_2",), net=caffe_net)
     # d2l's raw objective (style_weight given): what this test has measured since chapter 5 was written
-    pretrained = nl.stylize(
-        content,
-        style,
-        extractor=judge,
-        style_weight=1e4,
-        optimizer="lbfgs",
-        steps=40,
-        tol=None,
-        progress=False,
-        parametrization="pixels",
+    run = dict(
+        style_weight=1e4, optimizer="lbfgs", steps=40, tol=None, progress=False, parametrization="pixels"
     )
+    pretrained = nl.stylize(content, style, extractor=judge, **run)
     h = pretrained.history
     assert h["style"][-1] < h["style"][0] / 5  # measured 10.5x at 40 steps (random-init: none)
     before = _style_distance(judge, content, style)
@@ -42,17 +35,7 @@ def test_real_stylisation_moves_toward_the_style(images, caffe_net, random_net):
     assert after < 0.6 * before
     # Same run through a random-init VGG: judged by the pretrained net, it barely moves.
     rand_ext = nl.FeatureExtractor(nl.STYLE_LAYERS + nl.CONTENT_LAYERS + ("relu4_2",), net=random_net)
-    control = nl.stylize(
-        content,
-        style,
-        extractor=rand_ext,
-        style_weight=1e4,
-        optimizer="lbfgs",
-        steps=40,
-        tol=None,
-        progress=False,
-        parametrization="pixels",
-    )
+    control = nl.stylize(content, style, extractor=rand_ext, **run)
     control_after = _style_distance(judge, control.image, style)
     assert (before - after) > 3 * (before - control_after)
     # ...and it is still the cat: in pixels it stays nearer the photo than the painting is.

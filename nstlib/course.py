@@ -130,11 +130,12 @@ def _folder(dest: str | Path | None) -> Path:
 
 
 def find_chapter(chapter: str | int) -> Path:
-    """The tracked notebook of `chapter`: a number (5, "05") or a file name ("05_training[.ipynb]")."""
+    """The tracked notebook of `chapter`: a number (5, "05"), an appendix ("A1") or a file name ("05_training[.ipynb]")."""
     key = str(chapter).strip()
     for path in chapters():
         number = path.name.split("_", 1)[0]
-        if key.isdigit() and int(key) == int(number) or key in (path.name, path.stem):
+        numbered = key.isdigit() and number.isdigit() and int(key) == int(number)
+        if numbered or key.upper() == number or key in (path.name, path.stem):
             return path
     names = ", ".join(p.name for p in chapters())
     raise NSTError(f"no chapter {key!r}; give its number (1-{len(chapters())}) or its file name ({names})")

@@ -54,7 +54,7 @@ def measure(
     ratios = nl.result_ratios(result.image, content, style, judge)
     if save is not None:
         save.mkdir(parents=True, exist_ok=True)
-        nl.postprocess(result.image).save(save / f"{photo.stem}--{painting.stem}.jpg", quality=92)
+        nl.save_image(nl.postprocess(result.image), save / f"{photo.stem}--{painting.stem}.jpg")
     ok = ratios["style"] <= STYLE_MAX and CONTENT_BAND[0] <= ratios["content"] <= CONTENT_BAND[1]
     h, w = content.shape[-2:]
     return {

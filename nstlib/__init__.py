@@ -10,7 +10,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 from .device import default_device, seed_everything
 from .errors import NSTError
 from .features import CONTENT_LAYERS, STYLE_LAYERS, FeatureExtractor
-from .images import load_image, load_tensor, postprocess, preprocess, resize, show_images, to_rgb
+from .images import load_image, load_tensor, postprocess, preprocess, resize, save_image, show_images, to_rgb
 from .losses import LossTerms, StyleTransferLoss, content_loss, gram, style_loss, tv_loss
 from .quality import result_ratios
 from .recipes import DEFAULT_STRENGTH, pyramid_stylize, stylize
@@ -44,6 +44,7 @@ __all__ = [
     "pyramid_stylize",
     "preprocess",
     "resize",
+    "save_image",
     "result_ratios",
     "seed_everything",
     "show_images",

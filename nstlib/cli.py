@@ -17,7 +17,7 @@ from . import color
 from .device import default_device, seed_everything
 from .errors import NSTError
 from .features import BORDER_MARGIN, STYLE_LAYERS, FeatureExtractor
-from .images import fitted_size, load_image, postprocess, preprocess, resize
+from .images import fitted_size, load_image, postprocess, preprocess, resize, save_image
 from .losses import StyleTransferLoss
 from .passes import PRECISIONS, resolve_precision
 from .recipes import DEFAULT_STEPS, DEFAULT_STRENGTH, DEFAULT_TOL, DEFAULT_WINDOW, objective, pyramid_stylize
@@ -306,7 +306,7 @@ def run(args: argparse.Namespace) -> list[Path]:
     for group in batches:
         images, why = _stylize_batch(args, extractor, group, style_images, mask, device)
         for (_, out, _), image in zip(group, images):
-            postprocess(image[None]).save(out)
+            save_image(postprocess(image[None]), out)
             _report(args, out, image, device, time.perf_counter() - started, why)
     return outputs
 

@@ -162,6 +162,18 @@ def postprocess(x: torch.Tensor) -> Image.Image:
     return Image.fromarray((x.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8))
 
 
+#: Encoder settings for saved results. PIL's JPEG default (quality 75, chroma at half resolution)
+#: blurs exactly the fine colour texture a stylisation adds: on the README example the style ratio
+#: (`quality.result_ratios`) went from 0.018 to 0.074 when saved that way, 0.018 with these.
+SAVE_OPTIONS = {"JPEG": {"quality": 95, "subsampling": 0}, "WEBP": {"quality": 95}}
+
+
+def save_image(img: Image.Image, path: str | Path) -> None:
+    """Save a result; JPEG and WebP at quality 95 (full-resolution chroma for JPEG), not PIL's 75."""
+    fmt = Image.registered_extensions().get(Path(path).suffix.lower())
+    img.save(path, format=fmt, **SAVE_OPTIONS.get(fmt, {}))
+
+
 def show_images(
     images: Sequence[Image.Image | torch.Tensor],
     titles: Sequence[str] | None = None,

@@ -132,3 +132,19 @@ def test_resize_argument_errors():
         nl.resize(img, max_size=0)
     with pytest.raises(nl.NSTError, match="shape must be positive"):
         nl.resize(img, shape=(0, 4))
+
+
+def test_save_image_keeps_fine_colour_texture(tmp_path):
+    """PIL's JPEG default (quality 75, half-resolution chroma) smears 1-px colour detail; ours keeps it."""
+    rng = np.random.default_rng(0)
+    texture = Image.fromarray(rng.integers(0, 256, (64, 96, 3), dtype=np.uint8))
+    texture.save(tmp_path / "pil.jpg")
+    nl.save_image(texture, tmp_path / "ours.jpg")
+    nl.save_image(texture, tmp_path / "ours.png")
+
+    def error(name):
+        return np.abs(np.asarray(Image.open(tmp_path / name), dtype=float) - np.asarray(texture)).mean()
+
+    assert error("ours.png") == 0  # lossless stays lossless
+    assert error("ours.jpg") < 0.5 * error("pil.jpg")
+    assert Image.open(tmp_path / "ours.jpg").format == "JPEG"

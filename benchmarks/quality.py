@@ -4,7 +4,8 @@
     python benchmarks/quality.py --size 512 --out benchmarks/results/quality-cuda.md
     python benchmarks/quality.py --pair photo.jpg painting.jpg   # any pair (repeatable)
 
-Each result is judged by `nstlib.result_ratios` through the plain VGG-19 (no margin): style ratio
+Runs as the command line does (`in_range=True`); each result is judged as it is saved (clamped to
+[0, 1], 8-bit) by `nstlib.result_ratios` through the plain VGG-19 (no margin): style ratio
 <= 0.06 and content ratio 0.15-0.6 is the band issue #15 calls "painted, subject recognisable".
 Prints a Markdown table (also written to --out) with steps, why the run stopped and its seconds.
 """
@@ -50,11 +51,12 @@ def measure(
     """Stylise one pair at the defaults and judge it (and save the result into the folder `save`)."""
     content = nl.load_tensor(photo, size, device=device)
     style = nl.load_tensor(painting, size, device=device)
-    result = nl.stylize(content, style, extractor=extractor, strength=strength, progress=False)
-    ratios = nl.result_ratios(result.image, content, style, judge)
+    result = nl.stylize(content, style, extractor=extractor, strength=strength, in_range=True, progress=False)
+    picture = nl.postprocess(result.image)  # judged as saved: clamped to [0, 1], 8-bit
+    ratios = nl.result_ratios(nl.preprocess(picture, device=device), content, style, judge)
     if save is not None:
         save.mkdir(parents=True, exist_ok=True)
-        nl.save_image(nl.postprocess(result.image), save / f"{photo.stem}--{painting.stem}.jpg")
+        nl.save_image(picture, save / f"{photo.stem}--{painting.stem}.jpg")
     ok = ratios["style"] <= STYLE_MAX and CONTENT_BAND[0] <= ratios["content"] <= CONTENT_BAND[1]
     h, w = content.shape[-2:]
     return {

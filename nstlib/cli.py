@@ -250,6 +250,7 @@ def _stylize_batch(args, extractor, group, style_images, mask, device) -> tuple[
         seed=args.seed,
         parametrization=args.parametrization,
         optimizer=args.optimizer,
+        in_range=True,  # optimise the picture that is saved: postprocess's clamp can undo the style
         lr=args.lr,
         precision=args.precision,
         progress=not args.quiet,

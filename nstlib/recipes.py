@@ -78,6 +78,7 @@ def stylize(
     tol: float | None = DEFAULT_TOL,
     window: int = DEFAULT_WINDOW,
     precision: str = "auto",
+    in_range: bool = False,
     **train_options,
 ) -> TrainResult:
     """Gatys-style transfer of `style` onto `content`, normalised (N, 3, H, W) / (1, 3, h, w) tensors.
@@ -89,6 +90,8 @@ def stylize(
     border does not speckle. It stops after `steps`, or earlier once the loss falls by less than
     `tol` over `window` steps (tol=None: always `steps`). `style_weight=1e4`,
     `parametrization="pixels"`, `optimizer="adam"`, `steps=500`, `tol=None` give d2l's loop.
+    `in_range=True` optimises the picture as it will be saved (pixels clamped to [0, 1], `InRange`);
+    the command line does, the chapters' stored runs did not.
     `train_options` go to `train` (lr, callback, progress, stop_below, ...).
     """
     options = objective(
@@ -108,7 +111,8 @@ def stylize(
         **options,
     )
     first = style if isinstance(style, torch.Tensor) else style[0]
-    synth = parametrize(init_image(content, first, init, seed), parametrization).to(content.device)
+    synth = parametrize(init_image(content, first, init, seed), parametrization, in_range=in_range)
+    synth = synth.to(content.device)
     return train(
         synth, loss_fn, optimizer=optimizer, steps=steps, precision=precision, tol=tol, window=window,
         **train_options,
@@ -164,6 +168,7 @@ def pyramid_stylize(
     parametrization: str = "fourier",
     optimizer: str = "lbfgs",
     stop_below: float | None = None,
+    in_range: bool = False,
     **train_options,
 ) -> TrainResult:
     """Stylise at len(steps) sizes, each twice the previous; the last is the content's own size.
@@ -172,9 +177,9 @@ def pyramid_stylize(
     relative to the picture. `steps[k]` steps run at level k; `stop_below` applies at the full
     size only. Between levels only the change is upsampled: level k+1 starts from its own
     `init` image plus upsample(result k - start image k), so the photo keeps its full-size
-    detail. `make_loss(extractor, content, style)` builds each level's objective; it gets
-    `style` as given, rescaled (a list stays a list; None entries stay None). The history runs
-    on across levels, with a "level" entry (0 = coarsest) per step. It gives large outputs the
+    detail. `in_range` as in `stylize`. `make_loss(extractor, content, style)` builds each
+    level's objective; it gets `style` as given, rescaled (a list stays a list; None entries stay
+    None). The history runs on across levels, with a "level" entry (0 = coarsest) per step. It gives large outputs the
     painting's large shapes; it does not reach Gatys' loss sooner than single scale (chapter 7
     measures why: a Gram matrix measures patterns of a fixed size in pixels).
     """
@@ -195,7 +200,7 @@ def pyramid_stylize(
             start = base + F.interpolate(change, size=c.shape[-2:], mode="bilinear", align_corners=False)
         last = level == len(steps) - 1
         r = train(
-            parametrize(start, parametrization),
+            parametrize(start, parametrization, in_range=in_range),
             make_loss(extractor, c, s),
             optimizer=optimizer,
             steps=n,

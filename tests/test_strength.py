@@ -110,3 +110,18 @@ def test_default_strength_paints_from_either_start(margin_ext, judge, init):
     ratios = result_ratios(r.image, content, style, judge)
     assert ratios["style"] <= 0.1, ratios
     assert 0.1 <= ratios["content"] <= 0.8, ratios  # the cat is still there
+
+
+def test_in_range_optimises_the_picture_that_is_saved(margin_ext, judge):
+    """postprocess clamps pixels to [0, 1]; with in_range (the CLI) the loss already saw that clamp."""
+    content, style = (
+        small("content/castle-maintenon.jpg", 96),
+        small("style/kandinsky-composition-viii.jpg", 96),
+    )
+    r = nl.stylize(content, style, extractor=margin_ext, in_range=True, progress=False)
+    pixels = nl.images.to_pixels(r.image)
+    assert pixels.min() >= -1e-5 and pixels.max() <= 1 + 1e-5
+    optimised = result_ratios(r.image, content, style, judge)
+    saved = result_ratios(nl.preprocess(nl.postprocess(r.image)), content, style, judge)
+    assert saved["style"] == pytest.approx(optimised["style"], rel=0.05), (saved, optimised)  # 8-bit rounding
+    assert saved["style"] <= 0.15 and 0.1 <= saved["content"] <= 0.8, saved

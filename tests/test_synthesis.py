@@ -79,3 +79,14 @@ def test_every_start_has_the_batch_of_the_content():
     assert torch.equal(starts[0], starts[1])  # the same painting under each photo
     with pytest.raises(nl.NSTError, match="unknown init 'blank'; choose one of content, noise, style"):
         nl.init_image(photos, style, "blank")
+
+
+def test_in_range_clamps_the_picture_and_passes_gradients_inside():
+    pixels = torch.tensor([-0.5, 0.2, 0.7, 1.5]).view(1, 1, 1, 4).repeat(1, 3, 1, 1)
+    synth = nl.parametrize(nl.images.from_pixels(pixels), "pixels", in_range=True)
+    shown = nl.images.to_pixels(synth())
+    assert torch.allclose(shown[0, 0, 0], torch.tensor([0.0, 0.2, 0.7, 1.0]), atol=1e-6)
+    synth().sum().backward()
+    grad = next(synth.parameters()).grad[0, 0, 0]
+    assert grad[0] == 0 and grad[3] == 0 and (grad[1:3] != 0).all()  # clamped pixels are held
+    assert isinstance(nl.parametrize(pixels, "fourier", in_range=True).inner, nl.synthesis.FourierImage)

@@ -179,9 +179,10 @@ def pyramid_stylize(
     `init` image plus upsample(result k - start image k), so the photo keeps its full-size
     detail. `in_range` as in `stylize`. `make_loss(extractor, content, style)` builds each
     level's objective; it gets `style` as given, rescaled (a list stays a list; None entries stay
-    None). The history runs on across levels, with a "level" entry (0 = coarsest) per step. It gives large outputs the
-    painting's large shapes; it does not reach Gatys' loss sooner than single scale (chapter 7
-    measures why: a Gram matrix measures patterns of a fixed size in pixels).
+    None). The history runs on across levels, with a "level" entry (0 = coarsest) per step. It
+    gives large outputs the painting's large shapes; it does not reach Gatys' loss sooner than
+    single scale (chapter 7 measures why: a Gram matrix measures patterns of a fixed size in
+    pixels).
     """
     _check_levels(steps, content, extractor)
     change: torch.Tensor | None = None  # what the coarser levels did to their start image

@@ -2,6 +2,18 @@
 
 import sys
 
-from .cli import main
 
-sys.exit(main())
+def _main() -> int:
+    """Show a line while PyTorch loads (2-3 s on a 2-core CPU), then run the command line."""
+    if "--quiet" in sys.argv[1:] or not sys.stderr.isatty():  # pipes and logs get no \r bars
+        from .cli import main
+
+        return main()
+    from tqdm import tqdm
+
+    with tqdm(desc="starting (loading PyTorch)", bar_format="{desc}", leave=False):
+        from .cli import main
+    return main()
+
+
+sys.exit(_main())

@@ -124,6 +124,45 @@ def test_python_dash_m_entry_point():
     assert done.returncode == 0 and "--style-weight" in done.stdout and "content" in done.stdout
 
 
+def test_importing_nstlib_leaves_torch_unloaded_until_a_name_needs_it():
+    code = (
+        "import sys, nstlib as nl; before = 'torch' in sys.modules; nl.gram; nl.quality.as_pixels; "
+        "print(before, 'torch' in sys.modules, 'nstlib.quality' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert done.stdout.split() == ["False", "True", "True"], done.stderr
+    with pytest.raises(AttributeError, match="no attribute 'nothing'"):
+        nl.nothing  # noqa: B018
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="needs a pseudo-terminal")
+def test_a_terminal_sees_a_line_before_torch_loads():
+    """On a terminal the first thing written says PyTorch is loading (it takes seconds)."""
+    import fcntl
+    import os
+    import pty
+    import struct
+    import termios
+
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: the command line on a terminal
+        os.chdir(ROOT)
+        fcntl.ioctl(2, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))  # a 0-column tty hides bars
+        os.execv(sys.executable, [sys.executable, "-m", "nstlib", "--help"])
+    said = b""
+    while b"usage:" not in said:
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:  # the child has exited
+            break
+        if not chunk:
+            break
+        said += chunk
+    os.waitpid(pid, 0)
+    assert said.lstrip(b"\r").startswith(b"starting (loading PyTorch)"), said[:80]
+    assert b"usage: python -m nstlib" in said
+
+
 HOKUSAI = str(IMG / "style" / "hokusai-great-wave.jpg")
 
 

@@ -3,7 +3,7 @@
 import sys
 
 
-def _main() -> int:
+def run() -> int:
     """Show a line while PyTorch loads (2-3 s on a 2-core CPU), then run the command line."""
     if "--quiet" in sys.argv[1:] or not sys.stderr.isatty():  # pipes and logs get no \r bars
         from .cli import main
@@ -16,4 +16,5 @@ def _main() -> int:
     return main()
 
 
-sys.exit(_main())
+if __name__ == "__main__":  # python -m nstlib; the `nstlib` script calls run()
+    sys.exit(run())

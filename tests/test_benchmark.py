@@ -91,3 +91,15 @@ def test_a_rerun_keeps_the_notes(tmp_path):
         md = (tmp_path / "cpu.md").read_text()
         assert f"{epochs} Adam epochs" in md and NOTES in md
     assert (tmp_path / "cpu-notes.md").read_text() == NOTES
+
+
+def test_throughput_runs_both_batches_on_the_default_objective(tmp_path):
+    from benchmarks import throughput
+
+    out = tmp_path / "throughput.md"
+    throughput.main(
+        ["--size", "32", "--batch", "2", "--steps", "2", "--precision", "fp32", "--out", str(out)]
+    )
+    rows = [line.split("|")[1:-1] for line in out.read_text().splitlines() if line.startswith("| ")][1:]
+    assert [r[0].strip() for r in rows] == ["1", "2"]
+    assert all(float(r[1]) > 0 for r in rows) and rows[0][2].strip() == "x1.00"

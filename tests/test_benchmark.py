@@ -103,3 +103,10 @@ def test_throughput_runs_both_batches_on_the_default_objective(tmp_path):
     rows = [line.split("|")[1:-1] for line in out.read_text().splitlines() if line.startswith("| ")][1:]
     assert [r[0].strip() for r in rows] == ["1", "2"]
     assert all(float(r[1]) > 0 for r in rows) and rows[0][2].strip() == "x1.00"
+
+
+def test_memory_runs_in_a_fresh_process_and_grows_with_the_image():
+    from benchmarks.memory import peak_memory
+
+    small, large = peak_memory(64, "cpu"), peak_memory(256, "cpu")
+    assert 0 < small < large  # the weights are resident in both; activations grow with the side

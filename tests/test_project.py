@@ -75,3 +75,21 @@ def test_library_functions_stay_short_and_simple():
         text=True,
     )
     assert lint.returncode == 0, lint.stdout
+
+
+def test_the_readme_python_example_uses_names_nstlib_has():
+    """The README's Python example parses, and every nl.<name> and keyword it uses exists."""
+    import ast
+    import inspect
+
+    import nstlib as nl
+
+    readme = (ROOT / "README.md").read_text()
+    (code,) = re.findall(r"```python\n(.*?)```", readme, flags=re.S)
+    tree = ast.parse(code)
+    calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)]
+    used = {n.func.attr: n for n in calls if isinstance(n.func.value, ast.Name) and n.func.value.id == "nl"}
+    assert {"stylize", "load_tensor", "save_image", "result_ratios"} <= set(used)
+    for name, call in used.items():
+        parameters = inspect.signature(getattr(nl, name)).parameters
+        assert all(k.arg in parameters for k in call.keywords), (name, [k.arg for k in call.keywords])

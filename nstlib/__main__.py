@@ -1,17 +1,19 @@
 """Run the command-line interface: python -m nstlib --help."""
 
 import sys
+from contextlib import nullcontext
 
 
 def run() -> int:
     """Show a line while PyTorch loads (2-3 s on a 2-core CPU), then run the command line."""
-    if "--quiet" in sys.argv[1:] or not sys.stderr.isatty():  # pipes and logs get no \r bars
-        from .cli import main
+    quiet = "--quiet" in sys.argv[1:] or not sys.stderr.isatty()  # pipes and logs get no \r bars
+    if quiet:
+        loading = nullcontext()
+    else:
+        from tqdm import tqdm
 
-        return main()
-    from tqdm import tqdm
-
-    with tqdm(desc="starting (loading PyTorch)", bar_format="{desc}", leave=False):
+        loading = tqdm(desc="starting (loading PyTorch)", bar_format="{desc}", leave=False)
+    with loading:
         from .cli import main
     return main()
 

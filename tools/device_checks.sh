@@ -20,11 +20,12 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-/tmp/device-checks}
 mkdir -p "$OUT"
+site=""  # the carried wheels, when there are any, go first on the path
 if [ -d .whl ] && compgen -G ".whl/*.whl" >/dev/null; then
     python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site .whl/*.whl
-    export PYTHONPATH=/tmp/site:$PWD
+    site=/tmp/site:
 fi
-export PYTHONPATH=${PYTHONPATH:-$PWD}
+export PYTHONPATH=$site$PWD${PYTHONPATH:+:$PYTHONPATH}  # the repository itself is always importable
 unset MPLBACKEND  # Agg silently drops every inline figure from the stored notebooks
 
 step() {  # step NAME SECONDS COMMAND...: run with a time limit, log to $OUT/NAME.txt, go on if it fails

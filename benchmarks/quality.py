@@ -5,7 +5,7 @@
     python benchmarks/quality.py --pair photo.jpg painting.jpg   # any pair (repeatable)
 
 Runs as the command line does (`in_range=True`); each result is judged as it is saved (clamped to
-[0, 1], 8-bit) by `nstlib.result_ratios` through the plain VGG-19 (no margin): style ratio
+[0, 1], 8-bit) by `nstlib.result_ratios` through the plain VGG-19 (zero padding, as trained): style ratio
 <= 0.06 and content ratio 0.15-0.6 is the band issue #15 calls "painted, subject recognisable".
 Prints a Markdown table (also written to --out) with steps, why the run stopped and its seconds.
 """
@@ -22,9 +22,8 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
 import torch
 
 import nstlib as nl
-from nstlib.features import BORDER_MARGIN
 from nstlib.quality import MEASURE_LAYERS
-from nstlib.recipes import NORMALIZED_CONTENT_LAYERS
+from nstlib.recipes import recipe_extractor
 
 ROOT = Path(__file__).resolve().parent.parent
 COURSE_PAIRS = [
@@ -99,9 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     pairs = args.pair or [(ROOT / "img" / c, ROOT / "img" / s) for c, s in COURSE_PAIRS]
     net = nl.load_vgg19("caffe", device=device)
     judge = nl.FeatureExtractor(MEASURE_LAYERS, net=net)
-    extractor = nl.FeatureExtractor(
-        NORMALIZED_CONTENT_LAYERS + nl.STYLE_LAYERS, net=net, margin=BORDER_MARGIN
-    )
+    extractor = recipe_extractor(net=net)
     rows = []
     for photo, painting in pairs:
         rows.append(

@@ -18,9 +18,8 @@ from pathlib import Path
 import torch
 
 import nstlib as nl
-from nstlib.features import BORDER_MARGIN
 from nstlib.passes import resolve_precision
-from nstlib.recipes import NORMALIZED_CONTENT_LAYERS
+from nstlib.recipes import recipe_extractor
 
 ROOT = Path(__file__).resolve().parent.parent
 CONTENT = ROOT / "img" / "content" / "castle-maintenon.jpg"
@@ -31,8 +30,7 @@ def photos_per_second(batch: int, size: int, steps: int, precision: str, device:
     """Stylise `batch` copies of the photo at once; photos finished per second of optimisation."""
     content = nl.preprocess(nl.load_image(CONTENT, max_size=size), device=device).expand(batch, -1, -1, -1)
     style = nl.preprocess(nl.load_image(STYLE, max_size=size), device=device)
-    layers = NORMALIZED_CONTENT_LAYERS + nl.STYLE_LAYERS  # the default objective, as the command line
-    extractor = nl.FeatureExtractor(layers, device=device, margin=BORDER_MARGIN)
+    extractor = recipe_extractor(device=device)  # the default objective's, as the command line
     # tol=None: every batch runs exactly `steps` steps, so photos/s compare equal work
     options = dict(extractor=extractor, steps=steps, precision=precision, progress=False, tol=None)
     nl.stylize(content.contiguous(), style, **{**options, "steps": 2})  # warm-up: kernels, graph capture

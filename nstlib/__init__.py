@@ -26,7 +26,7 @@ _EXPORTS = {
     ),
     "losses": ("LossTerms", "StyleTransferLoss", "content_loss", "gram", "style_loss", "tv_loss"),
     "quality": ("result_ratios",),
-    "recipes": ("DEFAULT_STRENGTH", "pyramid_stylize", "stylize"),
+    "recipes": ("DEFAULT_STRENGTH", "pyramid_stylize", "recipe_extractor", "stylize"),
     "synthesis": ("FourierImage", "SynthesizedImage", "init_image", "parametrize"),
     "training": ("TrainResult", "train"),
     "vgg": ("LAYERS", "load_vgg19"),

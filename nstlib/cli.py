@@ -16,11 +16,19 @@ from tqdm.auto import tqdm
 from . import color
 from .device import default_device, seed_everything
 from .errors import NSTError
-from .features import BORDER_MARGIN, STYLE_LAYERS, FeatureExtractor
+from .features import STYLE_LAYERS
 from .images import fitted_size, load_image, postprocess, preprocess, resize, save_image
 from .losses import StyleTransferLoss
 from .passes import PRECISIONS, resolve_precision
-from .recipes import DEFAULT_STEPS, DEFAULT_STRENGTH, DEFAULT_TOL, DEFAULT_WINDOW, objective, pyramid_stylize
+from .recipes import (
+    DEFAULT_STEPS,
+    DEFAULT_STRENGTH,
+    DEFAULT_TOL,
+    DEFAULT_WINDOW,
+    objective,
+    pyramid_stylize,
+    recipe_extractor,
+)
 from .resources import check_fits
 from .spatial import GuidedStyleTransferLoss, load_mask
 from .synthesis import INITS, PARAMETRIZATIONS
@@ -300,8 +308,9 @@ def run(args: argparse.Namespace) -> list[Path]:
         w, h = group[0][2].size
         check_fits(h, w, batch=len(group), optimizer=args.optimizer, device=device)
     with tqdm(desc="loading VGG-19", bar_format="{desc} ({elapsed})", disable=args.quiet):
-        layers = _objective(args)["content_layers"] + STYLE_LAYERS  # mirrored margin: no border speckle
-        extractor = FeatureExtractor(layers, weights=args.weights, device=device, margin=BORDER_MARGIN)
+        extractor = recipe_extractor(
+            _objective(args)["content_layers"], STYLE_LAYERS, weights=args.weights, device=device
+        )
     if len(outputs) > 1:
         args.output.mkdir(exist_ok=True)
     for group in batches:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable
 
 import torch
@@ -16,9 +17,12 @@ from .vgg import LAYER_NAMES, layer_index, load_vgg19
 STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 #: The paper's content layer. d2l taps index 25 (conv4_4, rectified by the in-place ReLU).
 CONTENT_LAYERS = ("conv4_2",)
-#: Mirror margin (px) that keeps VGG's zero padding from speckling the border (issue #18): 8 is
-#: the smallest that worked on the README example (4 did not); for the recipes' extractor (stylize, CLI).
-BORDER_MARGIN = 8
+#: How each 3x3 convolution pads its map: "zeros" is VGG's own; "reflect" mirrors the map's edge
+#: rows and columns instead, so an edge pixel's neighbourhood looks like an interior one's.
+PADDINGS = ("zeros", "reflect", "replicate")
+#: The recipes' padding (stylize, the command line): VGG's zeros speckle an optimised image's
+#: border (issue #18; `nstlib.quality.border_excess` 1.45 on the README example, 0.97 reflected).
+BORDER_PADDING = "reflect"
 
 
 class FeatureExtractor(nn.Module):
@@ -30,12 +34,17 @@ class FeatureExtractor(nn.Module):
     the input is laid out channels-last (NHWC), and so is every activation after it: the same
     numbers, computed faster by oneDNN on a CPU and by cuDNN on a GPU (benchmarks/speed.py).
 
-    `margin` > 0 mirrors the input by that many pixels on every side before the net and crops
-    each returned map back to the input's own positions (to the size the net gives without
-    the margin). With 0 (the default) every 3x3 convolution pads its map with zeros, and an
-    image optimised against that grows coloured speckle in its outer few pixels (issue #18;
-    `nstlib.quality.border_excess` 2.1 on the README example, 1.13 with margin=8, at +16%
-    pixels per pass); the mirror makes the edge pixels' neighbourhood look like the interior's.
+    `padding` is how every 3x3 convolution fills the row and column beyond its map's edge:
+    "zeros" (the default) is how VGG was trained; an image optimised against it grows coloured
+    speckle in its outer few pixels, because to each layer the edge looks like a dark line
+    (issue #18). "reflect" mirrors the map's own values there instead, so the border's features
+    come from its own neighbourhood (features farther from the edge than a layer's reach are
+    unchanged), at no extra pixels: the recipes' choice, `BORDER_PADDING`.
+
+    `margin` > 0 mirrors only the input, by that many pixels, and crops each map back to the
+    input's positions: the deeper layers still see zeros at the margin's edge (8 px: border
+    excess 1.45 on the README example at the defaults), and each pass costs more pixels (+16%
+    at 256 px).
     """
 
     def __init__(
@@ -47,6 +56,7 @@ class FeatureExtractor(nn.Module):
         device: torch.device | str | None = None,
         channels_last: bool = True,
         margin: int = 0,
+        padding: str = "zeros",
     ) -> None:
         super().__init__()
         self.layers = tuple(dict.fromkeys(layers))  # de-duplicated, order kept
@@ -56,6 +66,8 @@ class FeatureExtractor(nn.Module):
             raise NSTError(f"unknown pooling {pooling!r}; use 'max' or 'avg'")
         if isinstance(margin, bool) or not isinstance(margin, int) or margin < 0:
             raise NSTError(f"margin must be a whole number of pixels >= 0, got {margin!r}")
+        if padding not in PADDINGS:
+            raise NSTError(f"unknown padding {padding!r}; use one of {', '.join(PADDINGS)}")
         indices = {name: layer_index(name) for name in self.layers}
         self.deepest = max(indices.values())
         net = net if net is not None else load_vgg19(weights, device=device)
@@ -66,6 +78,9 @@ class FeatureExtractor(nn.Module):
             elif isinstance(module, nn.MaxPool2d) and pooling == "avg":
                 # Gatys et al. report smoother results with average pooling.
                 module = nn.AvgPool2d(kernel_size=2, stride=2)
+            elif isinstance(module, nn.Conv2d) and padding != "zeros":
+                module = copy.copy(module)  # shares the weights; a shared `net` keeps its zeros
+                module.padding_mode = padding
             modules.append(module)
         self.net = nn.Sequential(*modules)
         self._taps: dict[int, list[str]] = {}
@@ -76,6 +91,7 @@ class FeatureExtractor(nn.Module):
             i: 2 ** sum(1 for n in LAYER_NAMES[: i + 1] if n.startswith("pool")) for i in self._taps
         }
         self.margin = margin
+        self.padding = padding
         self.requires_grad_(False)
         self.eval()
         self.channels_last = channels_last

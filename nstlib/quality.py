@@ -3,13 +3,15 @@
 `border_ratio` compares the fine detail (mean absolute Laplacian) in a thin frame along the
 image's four edges with the detail inside it; `border_excess` divides an output's ratio by
 the ratio of the photo it came from, so a value near 1 means the edges are no busier than
-the photo's own edges. Issue #18: the README example scored 2.1 (coloured speckle in its
-outer 3 px, from VGG's zero padding); `FeatureExtractor(margin=BORDER_MARGIN)` brings it to 1.13.
+the photo's own edges. Issue #18: with d2l's weights the README example scores 1.96 (coloured
+speckle in its outer pixels, from VGG's zero padding), 1.13 with reflected padding
+(`FeatureExtractor(padding="reflect")`, the recipes' extractor); at the defaults 0.97.
 
 Against the whole interior, the ratio also rises when the style adds its texture evenly to a
-photo whose edges are calm (sky, blurred background): castle-maintenon scores 1.35 with
-clean edges. `ring=8` compares the band with the 8 px just inside it instead, which only an
-edge effect raises (castle 1.50 -> 1.17, README example 1.76 -> 1.12).
+photo whose edges are calm (sky, blurred background), or smooths a busy interior: at the
+defaults castle-maintenon scores 1.72 with a band exactly as busy as the 8 px inside it.
+`ring=8` compares the band with the 8 px just inside it instead, which mainly an edge effect
+raises (castle 1.26).
 
 `result_ratios` measures how far a result went (issue #15, "Measuring a result"): its style
 ratio is its Gram distance to the painting over the photo's (summed over relu1_1 ... relu5_1;

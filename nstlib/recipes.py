@@ -12,10 +12,11 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 
 import torch
+from torch import nn
 from torch.nn import functional as F
 
 from .errors import NSTError
-from .features import BORDER_MARGIN, CONTENT_LAYERS, STYLE_LAYERS, FeatureExtractor
+from .features import BORDER_PADDING, CONTENT_LAYERS, STYLE_LAYERS, FeatureExtractor
 from .losses import StyleTransferLoss
 from .synthesis import init_image, parametrize
 from .training import TrainResult, train
@@ -57,6 +58,19 @@ def objective(
     return dict(normalize=False, content_layers=CONTENT_LAYERS, **weights)
 
 
+def recipe_extractor(
+    content_layers: Sequence[str] = NORMALIZED_CONTENT_LAYERS,
+    style_layers: Sequence[str] = STYLE_LAYERS,
+    *,
+    net: nn.Sequential | None = None,
+    weights: str = "caffe",
+    device: torch.device | str | None = None,
+) -> FeatureExtractor:
+    """The extractor `stylize` and the command line build: their layers, VGG-19 with reflected padding."""
+    layers = (*content_layers, *style_layers)
+    return FeatureExtractor(layers, net=net, weights=weights, device=device, padding=BORDER_PADDING)
+
+
 def stylize(
     content: torch.Tensor,
     style: torch.Tensor | Sequence[torch.Tensor],
@@ -86,8 +100,8 @@ def stylize(
     A batch of N photos (same size) is stylised in one run with one style: the result holds N
     images. The objective is `objective(...)`'s: normalised at `strength` (content relu4_2), or
     d2l 14.12's raw weights 1 / 1e4 / 10 (content conv4_2) once `style_weight` is given; style
-    layers relu1_1 ... relu5_1 of the Caffe VGG-19, seen through an 8-px mirrored margin so the
-    border does not speckle. It stops after `steps`, or earlier once the loss falls by less than
+    layers relu1_1 ... relu5_1 of the Caffe VGG-19 with reflected padding (`recipe_extractor`),
+    so the border does not speckle. It stops after `steps`, or earlier once the loss falls by less than
     `tol` over `window` steps (tol=None: always `steps`). `style_weight=1e4`,
     `parametrization="pixels"`, `optimizer="adam"`, `steps=500`, `tol=None` give d2l's loop.
     `in_range=True` optimises the picture as it will be saved (pixels clamped to [0, 1], `InRange`);
@@ -99,9 +113,10 @@ def stylize(
     )
     if content_layers is not None:
         options["content_layers"] = tuple(content_layers)
-    if extractor is None:  # with a mirrored margin: VGG's zero padding speckles the border
-        layers = tuple(options["content_layers"]) + tuple(style_layers)
-        extractor = FeatureExtractor(layers, weights=weights, device=content.device, margin=BORDER_MARGIN)
+    if extractor is None:
+        extractor = recipe_extractor(
+            options["content_layers"], style_layers, weights=weights, device=content.device
+        )
     loss_fn = StyleTransferLoss(
         extractor,
         content,

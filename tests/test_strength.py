@@ -24,9 +24,9 @@ def judge(caffe_net):
 
 
 @pytest.fixture(scope="module")
-def margin_ext(caffe_net):
-    """The recipes' extractor (mirrored margin), shared by the runs below."""
-    return nl.FeatureExtractor(NORMALIZED_CONTENT_LAYERS + nl.STYLE_LAYERS, net=caffe_net, margin=8)
+def recipe_ext(caffe_net):
+    """The recipes' extractor (reflected padding), shared by the runs below."""
+    return nl.recipe_extractor(net=caffe_net)
 
 
 @pytest.mark.parametrize("content_path, style_path", PAIRS)
@@ -82,10 +82,10 @@ def test_converged_compares_the_best_loss_before_and_within_the_window():
     assert not log.converged(0.01, window=3)  # best 5.0 -> 3.985: 20%
 
 
-def test_the_stop_rule_ends_a_run_once_the_loss_flattens(margin_ext):
+def test_the_stop_rule_ends_a_run_once_the_loss_flattens(recipe_ext):
     content, style = small("content/chelsea-cat.jpg", 48), small("style/van-gogh-night-cafe.jpg", 48)
-    capped = nl.stylize(content, style, extractor=margin_ext, steps=200, tol=None, progress=False)
-    stopped = nl.stylize(content, style, extractor=margin_ext, steps=200, tol=0.01, window=30, progress=False)
+    capped = nl.stylize(content, style, extractor=recipe_ext, steps=200, tol=None, progress=False)
+    stopped = nl.stylize(content, style, extractor=recipe_ext, steps=200, tol=0.01, window=30, progress=False)
     assert capped.stopped == "step cap" and len(capped.history["total"]) == 200
     assert stopped.stopped == "converged" and len(stopped.history["total"]) < 200
     # Stopping early gives up little: within 5% of the loss the full cap reaches.
@@ -103,22 +103,22 @@ def test_result_ratios_known_values(judge):
 
 
 @pytest.mark.parametrize("init", ["content", "noise", "style"])
-def test_default_strength_paints_from_either_start(margin_ext, judge, init):
+def test_default_strength_paints_from_either_start(recipe_ext, judge, init):
     # The grainy failure of d2l's weights at 1e6 from noise (issue #15) scored 0.9-2.8 here.
     content, style = small("content/chelsea-cat.jpg", 96), small("style/van-gogh-night-cafe.jpg", 96)
-    r = nl.stylize(content, style, extractor=margin_ext, init=init, progress=False)
+    r = nl.stylize(content, style, extractor=recipe_ext, init=init, progress=False)
     ratios = result_ratios(r.image, content, style, judge)
     assert ratios["style"] <= 0.1, ratios
     assert 0.1 <= ratios["content"] <= 0.8, ratios  # the cat is still there
 
 
-def test_in_range_optimises_the_picture_that_is_saved(margin_ext, judge):
+def test_in_range_optimises_the_picture_that_is_saved(recipe_ext, judge):
     """postprocess clamps pixels to [0, 1]; with in_range (the CLI) the loss already saw that clamp."""
     content, style = (
         small("content/castle-maintenon.jpg", 96),
         small("style/kandinsky-composition-viii.jpg", 96),
     )
-    r = nl.stylize(content, style, extractor=margin_ext, in_range=True, progress=False)
+    r = nl.stylize(content, style, extractor=recipe_ext, in_range=True, progress=False)
     pixels = nl.images.to_pixels(r.image)
     assert pixels.min() >= -1e-5 and pixels.max() <= 1 + 1e-5
     optimised = result_ratios(r.image, content, style, judge)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Iterable
 
 import torch
@@ -23,6 +22,27 @@ PADDINGS = ("zeros", "reflect", "replicate")
 #: The recipes' padding (stylize, the command line): VGG's zeros speckle an optimised image's
 #: border (issue #18; `nstlib.quality.border_excess` 1.45 on the README example, 0.97 reflected).
 BORDER_PADDING = "reflect"
+
+
+class EdgePaddedConv2d(nn.Conv2d):
+    """A convolution that pads its input with its own edge values ("reflect" or "replicate").
+
+    A map 1 px wide cannot be mirrored (the deepest layers of a small image come to that), so
+    "reflect" replicates that map instead: its one value is what a mirror would repeat.
+    """
+
+    @classmethod
+    def sharing(cls, conv: nn.Conv2d, mode: str) -> EdgePaddedConv2d:
+        """A copy of `conv` that shares its weight and bias tensors and pads with `mode`."""
+        new = cls.__new__(cls)
+        new.__dict__.update(conv.__dict__)  # the same parameter tensors; only padding_mode differs
+        new.padding_mode = mode
+        return new
+
+    def _conv_forward(self, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+        mode = self.padding_mode if self.padding_mode != "reflect" or min(x.shape[-2:]) > 1 else "replicate"
+        x = F.pad(x, self._reversed_padding_repeated_twice, mode=mode)
+        return F.conv2d(x, weight, bias, self.stride, 0, self.dilation, self.groups)
 
 
 class FeatureExtractor(nn.Module):
@@ -79,8 +99,7 @@ class FeatureExtractor(nn.Module):
                 # Gatys et al. report smoother results with average pooling.
                 module = nn.AvgPool2d(kernel_size=2, stride=2)
             elif isinstance(module, nn.Conv2d) and padding != "zeros":
-                module = copy.copy(module)  # shares the weights; a shared `net` keeps its zeros
-                module.padding_mode = padding
+                module = EdgePaddedConv2d.sharing(module, padding)  # a shared `net` keeps its zeros
             modules.append(module)
         self.net = nn.Sequential(*modules)
         self._taps: dict[int, list[str]] = {}

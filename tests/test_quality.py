@@ -136,6 +136,10 @@ def test_reflect_padding_is_the_conv_on_a_mirrored_map_and_leaves_the_shared_net
     # The reflecting extractor copies the conv modules: the shared net (and `plain`) still pads with zeros.
     assert all(m.padding_mode == "zeros" for m in random_net if isinstance(m, torch.nn.Conv2d))
     assert torch.equal(plain(x)["relu5_1"], before["relu5_1"])
+    # The deepest maps of a 16-px image are 1 px, which cannot be mirrored: replicated instead.
+    tiny = torch.randn(1, 3, 16, 16)
+    assert reflect(tiny)["relu5_1"].shape == plain(tiny)["relu5_1"].shape == (1, 512, 1, 1)
+    assert nl.recipe_extractor(net=random_net)(tiny)["relu5_1"].isfinite().all()
     with pytest.raises(nl.NSTError, match="unknown padding 'circular'"):
         nl.FeatureExtractor(["relu1_1"], net=random_net, padding="circular")
 

@@ -164,4 +164,6 @@ def train(
             if tol is not None and step % READ_BACK_EVERY == 0 and log.converged(tol, window):
                 stopped = "converged"
                 break
+    if callback is not None and stopped != "step cap" and step % callback_every:
+        callback(step, synth().detach(), run_pass.terms)  # an early stop's last step, shown too
     return TrainResult(synth().detach().clone(), log.history, run_pass.evaluations, log.elapsed(), stopped)

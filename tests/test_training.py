@@ -128,6 +128,13 @@ def test_callback_every_k_steps_and_after_the_last(images, random_net):
         parametrization="pixels",
     )
     assert [s for s, _, _ in seen] == [3, 6, 7] and seen[0][1] == content.shape
+    # A run that stops early (here at its first step) also shows its last step.
+    seen.clear()
+    synth = nl.SynthesizedImage(content)
+    nl.train(synth, lambda img: nl.LossTerms(*[img.square().mean()] * 4), steps=7, stop_below=1e9,
+             callback=lambda step, img, terms: seen.append((step, img.shape, terms.total.item())),
+             callback_every=3, optimizer="adam", progress=False)  # fmt: skip
+    assert [s for s, _, _ in seen] == [1]
 
 
 def test_nan_loss_stops_with_advice():

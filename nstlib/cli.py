@@ -16,7 +16,6 @@ from tqdm.auto import tqdm
 from . import color
 from .device import default_device, seed_everything
 from .errors import NSTError
-from .features import STYLE_LAYERS
 from .images import fitted_size, load_image, postprocess, preprocess, resize, save_image
 from .losses import StyleTransferLoss
 from .passes import PRECISIONS, resolve_precision
@@ -308,9 +307,7 @@ def run(args: argparse.Namespace) -> list[Path]:
         w, h = group[0][2].size
         check_fits(h, w, batch=len(group), optimizer=args.optimizer, device=device)
     with tqdm(desc="loading VGG-19", bar_format="{desc} ({elapsed})", disable=args.quiet):
-        extractor = recipe_extractor(
-            _objective(args)["content_layers"], STYLE_LAYERS, weights=args.weights, device=device
-        )
+        extractor = recipe_extractor(_objective(args)["content_layers"], weights=args.weights, device=device)
     if len(outputs) > 1:
         args.output.mkdir(exist_ok=True)
     for group in batches:

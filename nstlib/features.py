@@ -20,7 +20,8 @@ CONTENT_LAYERS = ("conv4_2",)
 #: rows and columns instead, so an edge pixel's neighbourhood looks like an interior one's.
 PADDINGS = ("zeros", "reflect", "replicate")
 #: The recipes' padding (stylize, the command line): VGG's zeros speckle an optimised image's
-#: border (issue #18; `nstlib.quality.border_excess` 1.45 on the README example, 0.97 reflected).
+#: border (issue #18; `nstlib.quality.border_excess` of the README example as the command line
+#: saves it: 1.45 with the 8-px margin used before, 0.99 reflected).
 BORDER_PADDING = "reflect"
 
 

@@ -5,7 +5,7 @@ image's four edges with the detail inside it; `border_excess` divides an output'
 the ratio of the photo it came from, so a value near 1 means the edges are no busier than
 the photo's own edges. Issue #18: with d2l's weights the README example scores 1.96 (coloured
 speckle in its outer pixels, from VGG's zero padding), 1.13 with reflected padding
-(`FeatureExtractor(padding="reflect")`, the recipes' extractor); at the defaults 0.97.
+(`FeatureExtractor(padding="reflect")`, the recipes' extractor); at the defaults 0.99 as saved.
 
 Against the whole interior, the ratio also rises when the style adds its texture evenly to a
 photo whose edges are calm (sky, blurred background), or smooths a busy interior: at the

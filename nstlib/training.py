@@ -153,17 +153,16 @@ def train(
             opt.step(run_pass)  # run_pass: the loss and its gradients; then the optimiser's update
             log.add(step, run_pass.terms)
             schedule.step()
-            if callback is not None and (step % callback_every == 0 or step == steps):
-                callback(step, synth().detach(), run_pass.terms)
             if step % READ_BACK_EVERY == 0 or step == steps or stop_below is not None:
                 bar.set_postfix(loss=f"{log.flush():.3g}", refresh=False)
             bar.update()
             if stop_below is not None and log.flush() <= stop_below:
                 stopped = "stop_below"
-                break
-            if tol is not None and step % READ_BACK_EVERY == 0 and log.converged(tol, window):
+            elif tol is not None and step % READ_BACK_EVERY == 0 and log.converged(tol, window):
                 stopped = "converged"
+            last = step == steps or stopped != "step cap"  # an early stop's last step is shown too
+            if callback is not None and (step % callback_every == 0 or last):
+                callback(step, synth().detach(), run_pass.terms)
+            if last:
                 break
-    if callback is not None and stopped != "step cap" and step % callback_every:
-        callback(step, synth().detach(), run_pass.terms)  # an early stop's last step, shown too
     return TrainResult(synth().detach().clone(), log.history, run_pass.evaluations, log.elapsed(), stopped)

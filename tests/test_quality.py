@@ -128,6 +128,10 @@ def test_reflect_padding_is_the_conv_on_a_mirrored_map_and_leaves_the_shared_net
     expected = F.conv2d(F.pad(x, (1, 1, 1, 1), mode="reflect"), conv.weight, conv.bias)
     got = reflect(x)
     assert torch.allclose(got["conv1_1"], expected, atol=1e-5)
+    replicate = nl.FeatureExtractor(["conv1_1"], net=random_net, padding="replicate")(x)["conv1_1"]
+    assert torch.allclose(
+        replicate, F.conv2d(F.pad(x, (1, 1, 1, 1), mode="replicate"), conv.weight, conv.bias), atol=1e-5
+    )
     a, b = got["conv1_1"], before["conv1_1"]
     # A 3x3 window away from the edge never reaches the padding; one on the edge does.
     assert torch.allclose(a[..., 1:-1, 1:-1], b[..., 1:-1, 1:-1], atol=1e-5)

@@ -20,10 +20,12 @@ from .images import fitted_size, load_image, postprocess, preprocess, resize, sa
 from .losses import StyleTransferLoss
 from .passes import PRECISIONS, resolve_precision
 from .recipes import (
+    D2L_WEIGHTS,
     DEFAULT_STEPS,
     DEFAULT_STRENGTH,
     DEFAULT_TOL,
     DEFAULT_WINDOW,
+    NORMALIZED_TV,
     objective,
     pyramid_stylize,
     recipe_extractor,
@@ -114,7 +116,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="use d2l's raw objective with this style weight instead of --strength (d2l: 1e4)")  # fmt: skip
     p.add_argument("--content-weight", type=_weight, default=None, help="default 1")
     p.add_argument("--tv-weight", type=_weight, default=None,
-                   help="total variation weight (default 0 with --strength, 10 with --style-weight)")  # fmt: skip
+                   help=f"total variation weight (default {NORMALIZED_TV:g}, of the photo's own TV, with --strength; "
+                   f"{D2L_WEIGHTS['tv_weight']:g} with --style-weight)")  # fmt: skip
     p.add_argument("--init", choices=INITS, default="content")
     p.add_argument("--parametrization", choices=PARAMETRIZATIONS, default="fourier",
                    help="what the optimiser changes: the pixels, or the image's spectrum (default fourier: "

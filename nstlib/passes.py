@@ -32,7 +32,14 @@ def resolve_precision(precision: str, device: torch.device | str) -> str:
         return precision
     if torch.device(device).type != "cuda":
         return "fp32"
-    return "bf16" if torch.cuda.is_bf16_supported(including_emulation=False) else "fp16"
+    return "bf16" if has_bf16_units(device) else "fp16"
+
+
+def has_bf16_units(device: torch.device | str) -> bool:
+    """Whether a CUDA GPU computes bfloat16 natively (compute capability 8.0, Ampere, or newer)."""
+    # Not torch.cuda.is_bf16_supported(including_emulation=False): torch < 2.4 has no such
+    # keyword, and without it emulated bf16 (T4-class GPUs, slower than fp32) counts as supported.
+    return torch.cuda.get_device_capability(torch.device(device))[0] >= 8
 
 
 def autocast(loss_fn: LossFn, precision: str, device_type: str) -> LossFn:
@@ -71,13 +78,18 @@ class EagerPass:
         return self.terms.total
 
 
+class CaptureFailed(RuntimeError):
+    """The pass ran eagerly but could not be recorded as a CUDA graph."""
+
+
 class GraphedPass(EagerPass):
     """The same pass recorded once as a CUDA graph and replayed: one launch instead of hundreds.
 
     On a GPU a pass is short enough that the CPU issuing its ~600 kernels one by one is the
     bottleneck. Recording costs three warm-up passes (not counted as evaluations). Replays
     reuse the recorded memory: the parameters are updated in place, and their .grad and the
-    returned terms are overwritten by the next replay.
+    returned terms are overwritten by the next replay. A loss that cannot be recorded raises
+    `CaptureFailed`; an error in the warm-up passes (e.g. out of memory) propagates as it is.
     """
 
     def __init__(self, synth: nn.Module, loss_fn: LossFn) -> None:
@@ -89,8 +101,11 @@ class GraphedPass(EagerPass):
                 super().compute()
         torch.cuda.current_stream().wait_stream(side)
         self.graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(self.graph):  # the grads it allocates live in the graph's memory
-            self.recorded = super().compute()
+        try:
+            with torch.cuda.graph(self.graph):  # the grads it allocates live in the graph's memory
+                self.recorded = super().compute()
+        except RuntimeError as err:
+            raise CaptureFailed(str(err)) from err
 
     def compute(self) -> LossTerms:
         """Replay the recorded pass."""
@@ -102,7 +117,8 @@ class ScaledPass(EagerPass):
     """fp16 pass with a dynamic loss scale, so small gradients do not underflow to zero.
 
     The loss is multiplied by `scale` before backward and the gradients divided by it after.
-    A pass whose gradients overflow is run again at half the scale (it counts as a pass);
+    A pass whose gradients overflow is run again at half the scale (within the same
+    evaluation: `evaluations` counts calls, not retries);
     after `grow_every` clean passes the scale doubles. Eager only: the overflow check reads
     one number back per pass, which a CUDA graph cannot branch on.
     """
@@ -150,8 +166,13 @@ def make_pass(
         return EagerPass(synth, loss_fn)
     if device.type != "cuda":
         raise NSTError("cuda_graph=True needs the image on a CUDA device")
+    return graphed_or_eager(synth, loss_fn)
+
+
+def graphed_or_eager(synth: nn.Module, loss_fn: LossFn) -> EagerPass:
+    """A `GraphedPass`, or an `EagerPass` with a warning if only the recording failed."""
     try:
         return GraphedPass(synth, loss_fn)
-    except RuntimeError as err:  # a loss that cannot be captured still trains, only slower
-        warnings.warn(f"CUDA graph capture failed ({err}); running the pass eagerly", stacklevel=2)
+    except CaptureFailed as err:  # a loss that cannot be captured still trains, only slower
+        warnings.warn(f"CUDA graph capture failed ({err}); running the pass eagerly", stacklevel=3)
         return EagerPass(synth, loss_fn)

@@ -9,6 +9,7 @@ Giving `style_weight` switches to d2l's raw objective (weights 1 / 1e4 / 10, con
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping, Sequence
 
 import torch
@@ -103,7 +104,8 @@ def stylize(
     layers relu1_1 ... relu5_1 of the Caffe VGG-19 with reflected padding (`recipe_extractor`),
     so the border does not speckle. It stops after `steps`, or earlier once the loss falls by less than
     `tol` over `window` steps (tol=None: always `steps`). `style_weight=1e4`,
-    `parametrization="pixels"`, `optimizer="adam"`, `steps=500`, `tol=None` give d2l's loop.
+    `parametrization="pixels"`, `optimizer="adam"`, `steps=500`, `tol=None` give d2l's objective
+    and optimiser, not its network: d2l taps conv4_4 for content and pads with zeros (chapter 2).
     `in_range=True` optimises the picture as it will be saved (pixels clamped to [0, 1], `InRange`);
     the command line does, the chapters' stored runs did not.
     `train_options` go to `train` (lr, callback, progress, stop_below, ...).
@@ -177,7 +179,7 @@ def pyramid_stylize(
     extractor: FeatureExtractor,
     *,
     steps: Sequence[int] = (150, 100),
-    make_loss: Callable[..., StyleTransferLoss] = StyleTransferLoss,
+    make_loss: Callable[..., StyleTransferLoss] | None = None,
     init: str = "content",
     seed: int = 0,
     parametrization: str = "fourier",
@@ -193,13 +195,16 @@ def pyramid_stylize(
     size only. Between levels only the change is upsampled: level k+1 starts from its own
     `init` image plus upsample(result k - start image k), so the photo keeps its full-size
     detail. `in_range` as in `stylize`. `make_loss(extractor, content, style)` builds each
-    level's objective; it gets `style` as given, rescaled (a list stays a list; None entries stay
-    None). The history runs on across levels, with a "level" entry (0 = coarsest) per step. It
+    level's objective (default: `stylize`'s, `objective()` at `DEFAULT_STRENGTH`, which needs
+    `recipe_extractor()`'s layers); it gets `style` as given, rescaled (a list stays a list; None
+    entries stay None). The history runs on across levels, with a "level" entry (0 = coarsest) per step. It
     gives large outputs the painting's large shapes; it does not reach Gatys' loss sooner than
     single scale (chapter 7 measures why: a Gram matrix measures patterns of a fixed size in
     pixels).
     """
     _check_levels(steps, content, extractor)
+    if make_loss is None:
+        make_loss = functools.partial(StyleTransferLoss, **objective())
     change: torch.Tensor | None = None  # what the coarser levels did to their start image
     history: dict[str, list[float]] = {}
     evaluations, seconds = 0, 0.0

@@ -9,6 +9,7 @@ from PIL import Image
 import nstlib as nl
 from nstlib.cli import main
 from nstlib.losses import StyleTransferLoss
+from nstlib.passes import resolve_precision
 from nstlib.recipes import objective
 from tests.helpers import IMG, ROOT
 
@@ -24,7 +25,9 @@ def test_writes_the_result_and_says_where(tmp_path, capsys):
     said = capsys.readouterr().out
     device = nl.default_device()
     strength = f"strength {nl.DEFAULT_STRENGTH:g}"
-    assert said.startswith(f"wrote {out} (32x21 px, {strength}, fourier, caffe weights, {device}) in ")
+    precision = resolve_precision("auto", device)  # bf16 or fp16 on a GPU, named in the line
+    extra = "" if precision == "fp32" else f", {precision}"
+    assert said.startswith(f"wrote {out} (32x21 px, {strength}, fourier{extra}, caffe weights, {device}) in ")
     assert said.endswith(" s; 2 adam steps, stopped: --steps cap\n")
 
 
@@ -317,7 +320,10 @@ def test_upscaling_needs_the_flag_and_a_huge_run_is_refused_before_it_starts(tmp
     assert main([CAT, CAFE, "-o", str(out), "--size", "20000", "--upscale", "--quiet"]) == 2
     err = capsys.readouterr().err
     # 20000x13304 px needs ~1.4 TB: refused with the estimate, the free memory and a size that fits
-    assert err.count("\n") == 1 and "a 20000x13304 px run needs about 1.4 TB of memory but cpu has" in err
+    device = nl.default_device()  # the CLI's own default
+    assert (
+        err.count("\n") == 1 and f"a 20000x13304 px run needs about 1.4 TB of memory but {device} has" in err
+    )
     assert not out.exists()
     tiny = tmp_path / "tiny.png"
     Image.open(CAT).resize((30, 20)).save(tiny)
@@ -394,3 +400,12 @@ def test_a_batch_gives_each_photo_the_result_it_gets_alone(random_net, style_wei
     if style_weight is not None:  # raw losses are large: Adam's steps agree to rounding
         for k in range(2):
             torch.testing.assert_close(both.image[k : k + 1], alone[k].image, rtol=0, atol=1e-4)
+
+
+def test_help_states_the_tv_defaults_the_objective_uses():
+    from nstlib.cli import build_parser
+
+    (action,) = [a for a in build_parser()._actions if "--tv-weight" in a.option_strings]
+    normalised, raw = objective()["tv_weight"], objective(style_weight=1e4)["tv_weight"]
+    assert (normalised, raw) == (0.1, 10.0)
+    assert f"default {normalised:g}," in action.help and f"; {raw:g} with --style-weight" in action.help

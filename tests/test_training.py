@@ -1,4 +1,7 @@
+import contextlib
+import copy
 import math
+import warnings
 
 import pytest
 import torch
@@ -177,6 +180,16 @@ def test_pyramid_returns_the_content_size_and_runs_on(images, random_net):
         pyramid_stylize(content, style, ext, steps=())
 
 
+def test_pyramid_defaults_to_the_recipes_objective(images, random_net):
+    from nstlib.recipes import NORMALIZED_TV, pyramid_stylize
+
+    content, style = images
+    r = pyramid_stylize(content, style, nl.recipe_extractor(net=random_net), steps=(1, 1), progress=False)
+    # normalised at the content start: style term = strength, TV = its weight, content 0
+    assert r.history["style"][0] == pytest.approx(nl.DEFAULT_STRENGTH, rel=1e-3)
+    assert r.history["tv"][0] == pytest.approx(NORMALIZED_TV, rel=1e-3) and r.history["content"][0] < 1e-6
+
+
 def test_fourier_image_reaches_the_pixel_loss_in_fewer_lbfgs_passes(caffe_net):
     # The preconditioner's gain grows with size: measured 35 vs 40 passes at 128 px, 85 vs 107 at 300x450.
     content, style = small("content/chelsea-cat.jpg", 128), small("style/van-gogh-night-cafe.jpg", 128)
@@ -201,9 +214,12 @@ def test_fourier_image_reaches_the_pixel_loss_in_fewer_lbfgs_passes(caffe_net):
 
 @pytest.fixture(scope="module")
 def fp32_run(images, caffe_net):
-    content, style = images
+    # Everything on the default device (a GPU under tools/device_checks.sh), the shared net copied
+    device = nl.default_device()
+    content, style = (x.to(device) for x in images)
+    net = copy.deepcopy(caffe_net).to(device)
     loss = nl.StyleTransferLoss(
-        nl.FeatureExtractor(nl.STYLE_LAYERS + nl.CONTENT_LAYERS + ("relu4_2",), net=caffe_net), content, style
+        nl.FeatureExtractor(nl.STYLE_LAYERS + nl.CONTENT_LAYERS + ("relu4_2",), net=net), content, style
     )
     run = nl.train(
         nl.SynthesizedImage(content), loss, optimizer="lbfgs", steps=10, progress=False, precision="fp32"
@@ -220,19 +236,117 @@ def test_autocast_trains_close_to_fp32(images, fp32_run, precision):
     )
     assert run.history["total"][-1] < run.history["total"][0] / 2
     assert run.history["total"][0] != fp32.history["total"][0]  # it did run in reduced precision
-    # measured at 64 px after 10 steps: bf16 3.2% above fp32, fp16 0.4% below (bf16 on an H100: 0.3% after 500 steps at 512 px)
-    assert abs(run.history["total"][-1] / fp32.history["total"][-1] - 1) < 0.15
+    # measured at 64 px after 10 steps on the CPU: bf16 5.3% above fp32, fp16 0.6% below
+    # (bf16 on an H100: 0.3% after 500 steps at 512 px)
+    assert abs(run.history["total"][-1] / fp32.history["total"][-1] - 1) < 0.08
 
 
 def test_precision_auto_picks_per_device(monkeypatch):
     from nstlib.passes import resolve_precision
 
     assert resolve_precision("auto", "cpu") == "fp32" and resolve_precision("fp16", "cpu") == "fp16"
-    for has_bf16, expected in ((True, "bf16"), (False, "fp16")):  # T4-class GPUs have no bf16 units
-        monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda including_emulation=True, v=has_bf16: v)
-        assert resolve_precision("auto", "cuda") == expected
+    # torch 2.1-2.3's signature (no including_emulation keyword), answering as it does on a T4:
+    # emulated bf16 counts there, so it must not decide
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: True)
+    asked = []
+    for capability, expected in (((7, 5), "fp16"), ((8, 0), "bf16"), ((9, 0), "bf16")):  # T4, A100, H100
+        monkeypatch.setattr(
+            torch.cuda, "get_device_capability", lambda device=None, c=capability: asked.append(device) or c
+        )
+        assert resolve_precision("auto", "cuda:1") == expected
+    assert asked == [torch.device("cuda:1")] * 3  # the GPU the run uses, not GPU 0
     with pytest.raises(nl.NSTError, match="unknown precision 'fp8'; choose one of auto, fp32, bf16, fp16"):
         resolve_precision("fp8", "cpu")
+
+
+@pytest.mark.parametrize("precision, dtype", [("bf16", torch.bfloat16), ("fp16", torch.float16)])
+def test_autocast_runs_the_network_in_the_chosen_dtype_and_the_loss_in_fp32(
+    images, random_net, precision, dtype
+):
+    from nstlib.passes import autocast
+
+    content, style = images
+    ext = nl.FeatureExtractor(nl.STYLE_LAYERS + ("relu4_2",), net=random_net)
+    loss = nl.StyleTransferLoss(ext, content, style, content_layers=("relu4_2",))
+    seen = {}
+    ext.register_forward_hook(lambda module, args, out: seen.update(relu4_2=out["relu4_2"].dtype))
+    terms = autocast(loss, precision, "cpu")(content + 0.1)
+    assert seen["relu4_2"] == dtype and terms.total.dtype == torch.float32
+    assert autocast(loss, "fp32", "cpu") is loss
+
+
+def test_make_pass_picks_the_pass_for_the_precision(images):
+    from nstlib.passes import EagerPass, ScaledPass, make_pass
+
+    synth = nl.SynthesizedImage(images[0])
+    loss_fn = lambda img: nl.LossTerms(*[img.square().mean()] * 4)  # noqa: E731
+    assert type(make_pass(synth, loss_fn)) is EagerPass  # CPU: no graph, fp32
+    fp16 = make_pass(synth, loss_fn, precision="fp16")
+    assert type(fp16) is ScaledPass and fp16.scale == 2.0**16
+    with pytest.raises(nl.NSTError, match="precision='fp16' runs eagerly"):
+        make_pass(synth, loss_fn, precision="fp16", cuda_graph=True)
+
+
+class _FakeCuda:
+    """Just enough of torch.cuda's streams and graphs for GraphedPass's logic to run on the CPU."""
+
+    def __init__(self, monkeypatch, capture_error=None):
+        self.capture_error, self.replays = capture_error, 0
+        stream = type("Stream", (), {"wait_stream": lambda self, other: None})
+        monkeypatch.setattr(torch.cuda, "Stream", stream)
+        monkeypatch.setattr(torch.cuda, "current_stream", stream)
+        monkeypatch.setattr(torch.cuda, "stream", lambda s: contextlib.nullcontext())
+        monkeypatch.setattr(torch.cuda, "CUDAGraph", lambda: self)
+        monkeypatch.setattr(torch.cuda, "graph", self.capture)
+
+    @contextlib.contextmanager
+    def capture(self, graph):
+        if self.capture_error:
+            raise RuntimeError(self.capture_error)
+        yield
+
+    def replay(self):
+        self.replays += 1
+
+
+def _counting_loss(calls, error=None):
+    def loss_fn(img):
+        calls.append(1)
+        if error and len(calls) == 1:
+            raise RuntimeError(error)
+        t = img.square().mean()
+        return nl.LossTerms(t, t, t, t)
+
+    return loss_fn
+
+
+def test_graphed_pass_warms_up_records_once_then_replays(monkeypatch):
+    from nstlib.passes import GraphedPass, graphed_or_eager
+
+    fake, calls = _FakeCuda(monkeypatch), []
+    run = graphed_or_eager(nl.SynthesizedImage(torch.ones(1, 3, 4, 4)), _counting_loss(calls))
+    assert type(run) is GraphedPass and len(calls) == 4 and run.evaluations == 0  # 3 warm-ups + capture
+    assert run().item() == 1 and run().item() == 1
+    assert fake.replays == 2 and len(calls) == 4 and run.evaluations == 2
+
+
+def test_graph_fallback_catches_only_the_capture(monkeypatch):
+    from nstlib.passes import EagerPass, graphed_or_eager
+
+    synth = nl.SynthesizedImage(torch.ones(1, 3, 4, 4))
+    _FakeCuda(monkeypatch, capture_error="operation not permitted when stream is capturing")
+    with pytest.warns(
+        UserWarning, match="CUDA graph capture failed .*not permitted.*; running the pass eagerly"
+    ):
+        run = graphed_or_eager(synth, _counting_loss([]))
+    assert type(run) is EagerPass and run().item() == 1
+    # An error in an eager warm-up pass (out of memory) is the run's, reported as it is, no retry
+    calls = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(RuntimeError, match="CUDA out of memory"):
+            graphed_or_eager(synth, _counting_loss(calls, "CUDA out of memory"))
+    assert len(calls) == 1
 
 
 def test_fp16_loss_scale_halves_until_the_gradients_fit():
@@ -252,9 +366,7 @@ def test_fp16_loss_scale_halves_until_the_gradients_fit():
 
 
 def test_cuda_graph_needs_a_gpu(images, random_net):
-    content, style = images
-    if content.device.type == "cuda":
-        pytest.skip("runs on the CPU only")
+    content, style = images  # on the CPU, also when a GPU is present
     ext = nl.FeatureExtractor(nl.STYLE_LAYERS + nl.CONTENT_LAYERS + ("relu4_2",), net=random_net)
     with pytest.raises(nl.NSTError, match="cuda_graph=True needs"):
         nl.train(nl.SynthesizedImage(content), nl.StyleTransferLoss(ext, content, style), cuda_graph=True)

@@ -18,6 +18,8 @@ one would take gigabytes before any resize could help.
 from __future__ import annotations
 
 import math
+import os
+import secrets
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -169,9 +171,20 @@ SAVE_OPTIONS = {"JPEG": {"quality": 95, "subsampling": 0}, "WEBP": {"quality": 9
 
 
 def save_image(img: Image.Image, path: str | Path) -> None:
-    """Save a result; JPEG and WebP at quality 95 (full-resolution chroma for JPEG), not PIL's 75."""
-    fmt = Image.registered_extensions().get(Path(path).suffix.lower())
-    img.save(path, format=fmt, **SAVE_OPTIONS.get(fmt, {}))
+    """Save a result; JPEG and WebP at quality 95 (full-resolution chroma for JPEG), not PIL's 75.
+
+    The file appears whole or not at all: it is written beside `path` under a temporary name
+    and renamed into place, so an interrupted save leaves any earlier file as it was.
+    """
+    path = Path(path)
+    fmt = Image.registered_extensions().get(path.suffix.lower())
+    # Same folder, so the rename is atomic; the suffix lets PIL name an unknown type as before.
+    tmp = path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.part{path.suffix}")
+    try:
+        img.save(tmp, format=fmt, **SAVE_OPTIONS.get(fmt, {}))
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)  # only left if the save or the rename failed
 
 
 def show_images(

@@ -148,3 +148,23 @@ def test_save_image_keeps_fine_colour_texture(tmp_path):
     assert error("ours.png") == 0  # lossless stays lossless
     assert error("ours.jpg") < 0.5 * error("pil.jpg")
     assert Image.open(tmp_path / "ours.jpg").format == "JPEG"
+
+
+@pytest.mark.parametrize("interruption", [OSError("No space left on device"), KeyboardInterrupt()])
+def test_an_interrupted_save_keeps_the_earlier_file(tmp_path, monkeypatch, interruption):
+    from PIL import ImageFile
+
+    out = tmp_path / "out.jpg"
+    out.write_bytes(b"earlier result")
+
+    def broken(im, fp, *args, **kwargs):  # the encoder dies after its first bytes
+        fp.write(b"\xff\xd8 half a JPEG")
+        raise interruption
+
+    monkeypatch.setattr(ImageFile, "_save", broken)
+    with pytest.raises(type(interruption)):
+        nl.save_image(Image.new("RGB", (8, 8)), out)
+    assert out.read_bytes() == b"earlier result" and [p.name for p in tmp_path.iterdir()] == ["out.jpg"]
+    monkeypatch.undo()
+    nl.save_image(Image.new("RGB", (8, 8), "red"), out)  # a save that completes replaces it
+    assert Image.open(out).getpixel((4, 4))[0] > 250 and [p.name for p in tmp_path.iterdir()] == ["out.jpg"]

@@ -1,0 +1,172 @@
+"""`python -m nstlib.realtime list | apply | train`: the shipped networks, applying one, training one."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import shlex
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from ..cli import _number, _Parser, plan_outputs
+from ..device import default_device
+from ..errors import NSTError
+from ..images import load_image, save_image
+from ..passes import AUTOCAST, PRECISIONS, resolve_precision
+from ..resources import _human, available_bytes
+from .data import TRAIN_DIR, VAL_DIR
+from .model import apply, load_model, read_card, shipped
+from .train import TrainConfig
+
+_size = _number(int, 16, "must be at least 16 px")
+_count = _number(int, 1, "must be >= 1")
+_weight = _number(float, 0, "must be >= 0")
+_minutes = _number(float, 1e-3, "must be > 0 minutes")
+#: Applying at 512 px: torch and the net take ~250 MB; activations ~1.2 KB per pixel (measured peak RSS).
+APPLY_FIXED_BYTES, APPLY_BYTES_PER_PIXEL = 400 * 2**20, 1600
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line: three subcommands."""
+    p = _Parser(prog="python -m nstlib.realtime", description="Real-time style transfer: one pass per photo.")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    sub.add_parser("list", help="the shipped models: name and style image, one per line")
+    a = sub.add_parser("apply", help="stylise photos with a trained network")
+    a.add_argument("model", help="a shipped model's name (see list) or a model file")
+    a.add_argument("photos", type=Path, nargs="+")
+    a.add_argument(
+        "-o", "--output", type=Path, required=True, help="a file (one photo) or a folder (several)"
+    )
+    a.add_argument(
+        "--size", type=_size, default=512, help="long side in px (default 512, or the photo's own if smaller)"
+    )
+    a.add_argument("--device", default=None, help="cpu, cuda ... (default: cuda if present)")
+    a.add_argument(
+        "--precision", choices=PRECISIONS, default="auto", help="auto: fp32 on a CPU, bf16/fp16 on a GPU"
+    )
+    a.add_argument("--force", action="store_true", help="overwrite outputs that exist")
+    t = sub.add_parser("train", help="train a network for one painting")
+    t.add_argument("style", type=Path, help="the painting")
+    t.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        required=True,
+        help="MODEL.pt (its card MODEL.json and checkpoint MODEL.ckpt beside it)",
+    )
+    t.add_argument(
+        "--data", type=Path, default=TRAIN_DIR, help="folder of training photos (default img/train)"
+    )
+    budget = t.add_mutually_exclusive_group()
+    budget.add_argument(
+        "--minutes", type=_minutes, default=None, help="train for this long in all (default 10)"
+    )
+    budget.add_argument("--steps", type=_count, default=None, help="train for this many steps in all")
+    t.add_argument(
+        "--val", type=Path, default=VAL_DIR, help="held-out photos for validation (default img/train/val)"
+    )
+    t.add_argument("--size", type=_size, default=128, help="side of the square training crops (default 128)")
+    t.add_argument("--batch", type=_count, default=4, help="crops per step (default 4)")
+    t.add_argument(
+        "--strength", type=_weight, default=10.0, help="style weight of the normalised objective (default 10)"
+    )
+    t.add_argument(
+        "--content-layers",
+        nargs="+",
+        default=list(TrainConfig.content_layers),
+        metavar="LAYER",
+        help=f"VGG-19 layers the content term compares (default {' '.join(TrainConfig.content_layers)})",
+    )
+    t.add_argument(
+        "--style-size",
+        type=_size,
+        default=384,
+        help="the painting's long side in px: sets the strokes' size (default 384)",
+    )
+    t.add_argument(
+        "--from", dest="base", default=None, help="start from this model (name or file): fine-tuning"
+    )
+    t.add_argument(
+        "--resume", action="store_true", help="continue from MODEL.ckpt where an earlier run stopped"
+    )
+    t.add_argument("--checkpoint-every", type=_count, default=100, metavar="N", help="default 100 steps")
+    t.add_argument("--validate-every", type=_count, default=200, metavar="N", help="default 200 steps")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--device", default="cpu", help="cpu (default), cuda ...")
+    t.add_argument("--force", action="store_true", help="overwrite MODEL.pt if it exists")
+    t.add_argument("--quiet", action="store_true", help="no progress bar")
+    return p
+
+
+def list_models() -> list[str]:
+    """One line per shipped model: its name, a space, its style image's path from the repository root."""
+    return [f"{name} {read_card(path).get('style', '?')}" for name, path in shipped().items()]
+
+
+def check_fits_apply(height: int, width: int, device: torch.device) -> None:
+    """Raise a one-line NSTError if one pass at height x width would not fit in `device`'s free memory."""
+    need = APPLY_FIXED_BYTES + APPLY_BYTES_PER_PIXEL * height * width
+    free = available_bytes(device)
+    if free is not None and need > free:
+        largest = int(
+            max(height, width) * math.sqrt(max(free - APPLY_FIXED_BYTES, 0) / (need - APPLY_FIXED_BYTES))
+        )
+        raise NSTError(
+            f"a {width}x{height} px pass needs about {_human(need)} but {device} has {_human(free)} free; "
+            f"use --size {largest} or less"
+        )
+
+
+def run_apply(args: argparse.Namespace) -> list[Path]:
+    """Stylise every photo with one network; one line per written file."""
+    device = torch.device(args.device) if args.device else default_device()
+    precision = resolve_precision(args.precision, device)
+    outputs = plan_outputs(args.photos, args.output, list(args.photos), args.force)
+    photos = [load_image(p) for p in args.photos]  # all read before any is written
+    net = load_model(args.model, device)
+    for photo, out in zip(photos, outputs):
+        size = min(args.size, max(photo.size))
+        check_fits_apply(
+            size * photo.height // max(photo.size), size * photo.width // max(photo.size), device
+        )
+        start = time.perf_counter()
+        with torch.autocast(device.type, dtype=AUTOCAST.get(precision), enabled=precision != "fp32"):
+            result = apply(net, photo, size)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        save_image(result, out)
+        print(
+            f"wrote {out} ({result.width}x{result.height} px, {precision}, {device}) in {time.perf_counter() - start:.2f} s"
+        )
+    return outputs
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: parse, run, turn NSTError into a one-line message and exit code 2."""
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as done:
+        return int(done.code or 0)
+    try:
+        if args.command == "list":
+            print("\n".join(list_models()))
+        elif args.command == "apply":
+            run_apply(args)
+        else:
+            from .train_cli import run_train
+
+            run_train(
+                args,
+                command=shlex.join(
+                    ["python", "-m", "nstlib.realtime", *(sys.argv[1:] if argv is None else argv)]
+                ),
+            )
+    except NSTError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted; the checkpoint keeps the steps done (resume with --resume)", file=sys.stderr)
+        return 130
+    return 0

@@ -1,0 +1,180 @@
+"""Training a `TransformerNet` with the course's own objective: one Adam step per batch of crops.
+
+The loss is `StyleTransferLoss(normalize=True)` exactly as the optimisation chapters use it, with
+the network's output in place of the optimised image: per photo, content / style / TV divided by
+their values at the photo, style weighted by `strength`. The style image's Grams are computed once
+(`GramStyle`); each batch's content targets come from one pass of the crops through VGG-19.
+VGG stops at relu4_1: relu5_1's receptive field spans a whole 128-px crop and copies the
+painting's objects, not its brushwork, and leaving it out saves a fifth of the pass.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+
+from ..device import seed_everything
+from ..features import FeatureExtractor
+from ..images import from_pixels, load_tensor
+from ..losses import GramStyle, LossTerms, StyleTransferLoss
+from ..quality import MEASURE_LAYERS, result_ratios
+from ..recipes import recipe_extractor
+from .data import TRAIN_DIR, VAL_DIR, PhotoCrops, image_files
+from .model import write_atomically
+from .network import TransformerNet
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    """Everything that decides what a run learns (saved in checkpoints and model cards)."""
+
+    style: str  # the painting's path
+    crop: int = 128  # side of the square training crops, px
+    batch: int = 4
+    style_size: int = 384  # the painting's long side: decides the strokes' size in pixels
+    strength: float = 10.0
+    tv_weight: float = 1.0
+    content_layers: tuple[str, ...] = ("relu3_1",)
+    style_layers: tuple[str, ...] = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")
+    lr: float = 1e-3
+    seed: int = 0
+    width: int = 16
+    blocks: int = 5
+    norm: str = "instance"
+
+
+Callback = Callable[["Trainer", LossTerms], None]
+
+
+class Trainer:
+    """Holds the network, its optimiser, the objective's fixed parts and the run's history."""
+
+    def __init__(self, config: TrainConfig, *, data: Path = TRAIN_DIR, device: str = "cpu") -> None:
+        seed_everything(config.seed)
+        self.config, self.device = config, torch.device(device)
+        self.net = TransformerNet(width=config.width, blocks=config.blocks, norm=config.norm).to(device)
+        self.optimizer = torch.optim.Adam(self.net.parameters(), lr=config.lr)
+        self.extractor = recipe_extractor(config.content_layers, config.style_layers, device=device)
+        self.style = load_tensor(config.style, config.style_size, device=device)
+        self.style_term = GramStyle(self.extractor, self.style, config.style_layers)  # Grams once
+        self.crops = PhotoCrops(data, crop=config.crop, seed=config.seed)
+        self.step, self.seconds = 0, 0.0
+        self.history: list[dict[str, float]] = []  # one row per step: step, content, style, tv, total
+        self.validation: list[dict[str, float]] = []  # step, style ratio, content ratio on held-out photos
+        self.commands: list[str] = []  # the command lines that trained it (a resume adds one)
+
+    def objective(self, pixels: torch.Tensor) -> StyleTransferLoss:
+        """The course's normalised objective for one batch of photos (pixels in [0, 1])."""
+        c = self.config
+        return StyleTransferLoss(
+            self.extractor,
+            from_pixels(pixels),
+            self.style_term,
+            content_layers=c.content_layers,
+            style_layers=c.style_layers,
+            normalize=True,
+            content_reference=self.style,
+            style_weight=c.strength,
+            tv_weight=c.tv_weight,
+        )
+
+    def train_step(self) -> LossTerms:
+        """One Adam step on a fresh batch of crops; returns the loss terms per photo of the batch."""
+        start = time.perf_counter()
+        pixels = self.crops.batch(self.config.batch).to(self.device)
+        terms = self.objective(pixels)(from_pixels(self.net(pixels)))
+        self.optimizer.zero_grad(set_to_none=True)
+        terms.total.backward()
+        self.optimizer.step()
+        self.step += 1
+        self.seconds += time.perf_counter() - start
+        per_photo = {k: v / self.config.batch for k, v in terms.as_floats().items()}
+        self.history.append({"step": self.step, **per_photo})
+        return terms
+
+    def run(
+        self,
+        *,
+        steps: int | None = None,
+        minutes: float | None = None,
+        checkpoint: Path | None = None,
+        checkpoint_every: int = 100,
+        callback: Callback | None = None,
+    ) -> None:
+        """Train until `steps` steps or `minutes` of training in all (resumed runs count); checkpoint as it goes."""
+        limit = math.inf if minutes is None else 60 * minutes
+        try:
+            while (steps is None or self.step < steps) and self.seconds < limit:
+                terms = self.train_step()
+                if callback is not None:
+                    callback(self, terms)
+                if checkpoint is not None and self.step % checkpoint_every == 0:
+                    self.save_checkpoint(checkpoint)
+        finally:  # also on Ctrl-C: the steps done are kept
+            if checkpoint is not None:
+                self.save_checkpoint(checkpoint)
+
+    def state(self) -> dict:
+        """Everything a resumed run needs to continue exactly where this one is."""
+        return {
+            "config": dataclasses.asdict(self.config),
+            "net": self.net.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "crops_rng": self.crops.generator.get_state(),
+            "step": self.step,
+            "seconds": self.seconds,
+            "history": self.history,
+            "validation": self.validation,
+            "commands": self.commands,
+        }
+
+    def load_state(self, state: dict) -> None:
+        """Continue from `state()` of an earlier run with the same config."""
+        self.net.load_state_dict(state["net"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.crops.generator.set_state(state["crops_rng"])
+        self.step, self.seconds = state["step"], state["seconds"]
+        self.history, self.validation = state["history"], state["validation"]
+        self.commands = state["commands"]
+
+    def save_checkpoint(self, path: Path) -> None:
+        """Write `state()` to `path` atomically."""
+        state = self.state()
+        write_atomically(path, lambda tmp: torch.save(state, tmp))
+
+
+def validation_photos(folder: Path = VAL_DIR, size: int = 256, device: str = "cpu") -> list[torch.Tensor]:
+    """The held-out photos as normalised tensors, long side `size` px."""
+    return [load_tensor(p, size, device=device) for p in image_files(folder)]
+
+
+@torch.no_grad()
+def validate(
+    net: TransformerNet,
+    photos: list[torch.Tensor],
+    style_path: str | Path,
+    judge: FeatureExtractor | None = None,
+) -> dict[str, float]:
+    """Mean style and content ratios (chapter 6's `result_ratios`) of the network's outputs."""
+    judge = judge if judge is not None else FeatureExtractor(MEASURE_LAYERS, device=photos[0].device)
+    net.eval()
+    totals = {"style": 0.0, "content": 0.0}
+    for photo in photos:
+        style = load_tensor(style_path, max(photo.shape[-2:]), device=photo.device)
+        out = from_pixels(net(photo_pixels(photo)).clamp(0, 1))
+        for k, v in result_ratios(out, photo, style, judge).items():
+            totals[k] += v / len(photos)
+    net.train()
+    return totals
+
+
+def photo_pixels(x: torch.Tensor) -> torch.Tensor:
+    """Normalised tensor -> pixels in [0, 1] (the network's input)."""
+    from ..images import to_pixels
+
+    return to_pixels(x).clamp(0, 1)

@@ -1,0 +1,158 @@
+"""`python -m nstlib.realtime train`: checks, the progress bar, checkpoints, validation and the model card."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import time
+from pathlib import Path
+
+import torch
+from tqdm.auto import tqdm
+
+from ..course import ROOT
+from ..errors import NSTError
+from ..features import FeatureExtractor
+from ..quality import MEASURE_LAYERS
+from .model import load_model, resolve, save_model
+from .train import TrainConfig, Trainer, validate, validation_photos
+
+DEFAULT_MINUTES = 10.0
+VAL_SIZES = (256, 512)  # validation during training at the first; the card also gets the second
+
+
+def _shown(path: Path) -> str:
+    """A path relative to the repository root when it is inside it (so cards read the same on every clone)."""
+    path = Path(path).resolve()
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
+
+
+def _check_paths(args: argparse.Namespace, ckpt: Path) -> None:
+    out = args.output
+    if out.suffix != ".pt":
+        raise NSTError(f"{out}: name the model file NAME.pt (its card NAME.json is written beside it)")
+    if not out.parent.is_dir():
+        raise NSTError(f"{out}: folder {out.parent} does not exist; create it first")
+    inputs = [args.style] + ([resolve(args.base)] if args.base else [])
+    if any(out.resolve() == Path(p).resolve() for p in inputs):
+        raise NSTError(f"{out}: is an input of this run; choose another output path")
+    if args.resume and not ckpt.exists():
+        raise NSTError(f"{ckpt}: no checkpoint to resume; train without --resume first")
+    if out.exists() and not (args.force or args.resume):
+        raise NSTError(f"{out}: already exists; choose another path, add --resume to continue it, or --force")
+
+
+def _config(args: argparse.Namespace) -> TrainConfig:
+    if not Path(args.style).is_file():
+        raise NSTError(f"{args.style}: no such file; give the painting's path")
+    config = TrainConfig(
+        style=_shown(args.style), crop=args.size, batch=args.batch, strength=args.strength,
+        style_size=args.style_size, seed=args.seed, content_layers=tuple(args.content_layers),
+    )  # fmt: skip
+    if args.base:  # fine-tuning keeps the base's architecture
+        net = load_model(args.base).config
+        config = dataclasses.replace(config, width=net["width"], blocks=net["blocks"], norm=net["norm"])
+    return config
+
+
+def _start(trainer: Trainer, args: argparse.Namespace, ckpt: Path) -> None:
+    if args.resume:
+        state = torch.load(ckpt, map_location=trainer.device, weights_only=False)
+        if state["config"] != dataclasses.asdict(trainer.config):
+            raise NSTError(
+                f"{ckpt}: was trained with other options ({state['config']}); resume with the same ones"
+            )
+        trainer.load_state(state)
+    elif args.base:
+        trainer.net.load_state_dict(load_model(args.base).state_dict())
+
+
+class Progress:
+    """The progress bar (terms and ETA) and validation every N steps, as the trainer's callback."""
+
+    def __init__(self, trainer: Trainer, args: argparse.Namespace, minutes: float | None) -> None:
+        self.minutes, self.every = minutes, args.validate_every
+        self.photos = validation_photos(args.val, size=VAL_SIZES[0], device=str(trainer.device))
+        self.judge = FeatureExtractor(MEASURE_LAYERS, device=trainer.device)
+        self.bar = tqdm(
+            total=args.steps, initial=trainer.step, unit="step", disable=args.quiet, dynamic_ncols=True
+        )
+
+    def validate(self, trainer: Trainer) -> dict[str, float]:
+        """Style and content ratios on the held-out photos, recorded in the trainer's history."""
+        ratios = validate(trainer.net, self.photos, trainer.config.style, self.judge)
+        trainer.validation.append({"step": trainer.step, **ratios})
+        return ratios
+
+    def __call__(self, trainer: Trainer, terms) -> None:
+        row = trainer.history[-1]
+        if self.minutes is not None:  # a time budget: the total is what the remaining time will allow
+            rate = trainer.seconds / trainer.step
+            self.bar.total = trainer.step + int(max(0.0, 60 * self.minutes - trainer.seconds) / rate)
+        self.bar.set_postfix(
+            content=f"{row['content']:.2f}", style=f"{row['style']:.2f}", tv=f"{row['tv']:.2f}"
+        )
+        self.bar.update(1)
+        if trainer.step % self.every == 0:
+            ratios = self.validate(trainer)
+            self.bar.write(
+                f"step {trainer.step}: held-out photos style ratio {ratios['style']:.3f}, content {ratios['content']:.3f}"
+            )
+
+
+def _card(trainer: Trainer, args: argparse.Namespace, command: str, final: dict, wall: float) -> dict:
+    tail = trainer.history[-50:]
+    return {
+        "name": args.output.stem,
+        "style": trainer.config.style,
+        "command": trainer.commands[0],
+        "resumed_with": trainer.commands[1:],
+        "from": args.base,
+        "iterations": trainer.step,
+        "minutes": round(trainer.seconds / 60, 2),
+        "wall_minutes_this_run": round(wall / 60, 2),
+        "device": f"{trainer.device} ({torch.get_num_threads()} threads), torch {torch.__version__}",
+        "final_loss": {
+            k: round(sum(r[k] for r in tail) / len(tail), 4) for k in ("content", "style", "tv", "total")
+        },
+        "validation": final,
+        "validation_history": trainer.validation,
+        "config": dataclasses.asdict(trainer.config),
+    }
+
+
+def run_train(args: argparse.Namespace, command: str) -> Path:
+    """Train (or resume, or fine-tune), checkpointing to MODEL.ckpt, then write MODEL.pt and MODEL.json."""
+    ckpt = args.output.with_suffix(".ckpt")
+    _check_paths(args, ckpt)
+    trainer = Trainer(_config(args), data=args.data, device=args.device)
+    if trainer.crops.skipped:
+        print(f"{args.data}: skipped {len(trainer.crops.skipped)} unreadable or too small files")
+    _start(trainer, args, ckpt)
+    trainer.commands.append(command)
+    minutes = DEFAULT_MINUTES if args.steps is None and args.minutes is None else args.minutes
+    progress = Progress(trainer, args, minutes)
+    start = time.perf_counter()
+    trainer.run(
+        steps=args.steps,
+        minutes=minutes,
+        checkpoint=ckpt,
+        checkpoint_every=args.checkpoint_every,
+        callback=progress,
+    )
+    progress.bar.close()
+    final = {
+        f"{s}px": validate(
+            trainer.net, validation_photos(args.val, size=s), trainer.config.style, progress.judge
+        )
+        for s in VAL_SIZES
+    }
+    card = save_model(
+        trainer.net, args.output, _card(trainer, args, command, final, time.perf_counter() - start)
+    )
+    v = final[f"{VAL_SIZES[-1]}px"]
+    print(
+        f"wrote {args.output} after {trainer.step} steps ({card['minutes']:.1f} min of training); held-out photos at "
+        f"{VAL_SIZES[-1]} px: style ratio {v['style']:.3f}, content {v['content']:.3f}"
+    )
+    return args.output

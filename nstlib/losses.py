@@ -19,7 +19,7 @@ own TV. At the content start the style and TV terms are then 1 and the content t
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import ItemsView, Iterator, KeysView, Mapping, Sequence, ValuesView
 from dataclasses import dataclass, field
 
 import torch
@@ -75,6 +75,42 @@ class LossTerms:
         return {k: getattr(self, k).item() for k in ("content", "style", "tv", "total")}
 
 
+class BufferDict(nn.Module):
+    """A dict of tensors held as (non-persistent) buffers, so they follow `.to(device, dtype)`."""
+
+    def __init__(self, tensors: Mapping[str, torch.Tensor] | None = None) -> None:
+        super().__init__()
+        for name, tensor in (tensors or {}).items():
+            self[name] = tensor
+
+    def __setitem__(self, name: str, tensor: torch.Tensor) -> None:
+        self.register_buffer(name, tensor, persistent=False)
+
+    def __getitem__(self, name: str) -> torch.Tensor:
+        return self._buffers[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._buffers
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._buffers)
+
+    def __len__(self) -> int:
+        return len(self._buffers)
+
+    def keys(self) -> KeysView[str]:
+        """The names, in insertion order."""
+        return self._buffers.keys()
+
+    def values(self) -> ValuesView[torch.Tensor]:
+        """The tensors, in insertion order."""
+        return self._buffers.values()
+
+    def items(self) -> ItemsView[str, torch.Tensor]:
+        """(name, tensor) pairs, in insertion order."""
+        return self._buffers.items()
+
+
 def _check_weight(name: str, value: float) -> float:
     value = float(value)
     if not value >= 0:  # also catches NaN
@@ -107,13 +143,14 @@ class GramStyle(nn.Module):
             )
         self.layers = tuple(layers)
         self.blend = blend_weights(blend, len(styles))  # proportions, summing to 1
-        self.targets = dict.fromkeys(self.layers, 0)
+        targets = dict.fromkeys(self.layers, 0)
         with torch.no_grad():
             for s, w, label in zip(styles, self.blend, labels, strict=True):
                 extractor.check_input(s, label)
                 feats = extractor(s)
                 for n in self.layers:
-                    self.targets[n] = self.targets[n] + w * gram(feats[n]).float()
+                    targets[n] = targets[n] + w * gram(feats[n]).float()
+        self.targets = BufferDict(targets)  # buffers: they follow the loss's .to(device, dtype)
 
     def forward(self, feats: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """Unweighted style loss of each layer."""
@@ -166,13 +203,14 @@ class StyleTransferLoss(nn.Module):
         self.batch = content.shape[0]
         with torch.no_grad():
             feats = extractor(content)
-            self.content_targets = {n: feats[n].detach().float() for n in self.content_layers}
+            self.content_targets = BufferDict({n: feats[n].detach().float() for n in self.content_layers})
         if not isinstance(style, nn.Module):
             if content_reference is None:
                 content_reference = style if isinstance(style, torch.Tensor) else style[0]
             style = GramStyle(extractor, style, self.style_layers, blend=style_blend, labels=style_labels)
         self.style_term = style
         self.normalize = normalize
+        self.register_buffer("tv_scale", None, persistent=False)  # divisors: set by _normalize
         if normalize:
             self._normalize(content, feats, content_reference)
 
@@ -187,15 +225,17 @@ class StyleTransferLoss(nn.Module):
         ref = F.interpolate(reference.float(), size=self.content_shape, mode="bilinear", align_corners=False)
         ref_feats = self.extractor(ref.to(device))
         tiny = torch.finfo(torch.float32).tiny
-        self.content_scale = {  # (N,): one divisor per photo of a batch
-            n: _per_image_mse(ref_feats[n].float(), t).clamp(min=tiny)
-            for n, t in self.content_targets.items()
-        }
+        self.content_scale = BufferDict(
+            {  # (N,): one divisor per photo of a batch
+                n: _per_image_mse(ref_feats[n].float(), t).clamp(min=tiny)
+                for n, t in self.content_targets.items()
+            }
+        )
         total = sum(self.layer_weights.values()) or 1.0  # layers averaged: the style term starts at 1
         rows = self._style_rows({n: f.float() for n, f in content_feats.items()})
-        self.style_scale = {
-            n: torch.stack([row[n] for row in rows]).clamp(min=tiny) * total for n in self.style_layers
-        }
+        self.style_scale = BufferDict(
+            {n: torch.stack([row[n] for row in rows]).clamp(min=tiny) * total for n in self.style_layers}
+        )
         self.tv_scale = _per_image_tv(content.float()).clamp(min=tiny)
 
     def _style_rows(self, feats: dict[str, torch.Tensor]) -> list[dict[str, torch.Tensor]]:

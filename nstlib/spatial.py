@@ -4,7 +4,8 @@ A mask is a (1, 1, H, W) float tensor with 1 inside its region and 0 outside, at
 size. Build one from a rectangle, from a colour in the content photo, or from a black-and-white
 image file (`load_mask`). `GuidedStyleTransferLoss` measures each region's style with a *guided*
 Gram matrix: the features multiplied by the region's mask (downsampled to each layer), divided by
-the region's area, so a small region is held to the same statistics as a large one.
+the sum of the squared mask (the region's area where the mask is 0 or 1), so a small region is
+held to the same statistics as a large one, also where pooling leaves fractional edges.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from torch.nn import functional as F
 from .errors import NSTError
 from .features import STYLE_LAYERS, FeatureExtractor
 from .images import load_image, to_pixels
-from .losses import StyleTransferLoss, blend_weights, gram
+from .losses import BufferDict, StyleTransferLoss, blend_weights, gram
 
 #: At most this share of a mask's pixels may be gray (anti-aliased edges); more is refused.
 MAX_GRAY_SHARE = 0.05
@@ -100,10 +101,12 @@ def _check_masks(masks: Sequence[torch.Tensor], shape: tuple[int, int]) -> list[
 
 
 def guided_gram(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Gram matrix of the features inside `mask` (at the features' size), divided by C * area."""
+    """Gram matrix of the features inside `mask` (at the features' size), divided by C * sum(mask^2)."""
     n, c, h, w = x.shape
     f = (x * mask).reshape(n, c, h * w)
-    return f @ f.transpose(1, 2) / (c * mask.sum().clamp_min(1e-8))
+    # Each position enters the product with weight mask^2, so mask^2 is what to divide by: a
+    # fractional edge (a pooled mask at a deep layer) then does not shrink a small region's Gram.
+    return f @ f.transpose(1, 2) / (c * mask.square().sum().clamp_min(1e-8))
 
 
 class GuidedGramStyle(nn.Module):
@@ -111,7 +114,8 @@ class GuidedGramStyle(nn.Module):
 
     Per layer, the sum over regions of `region_weights[i]` times the style loss between the
     guided Gram of the image inside mask i and the style's own Gram. Regions whose style is
-    None are held to the content alone.
+    None are held to the content alone. `region_weights` are proportions scaled to average 1:
+    equal weights, e.g. [1, 1], are the default; [3, 1] gives 1.5 and 0.5.
     """
 
     def __init__(
@@ -132,11 +136,10 @@ class GuidedGramStyle(nn.Module):
         if all(s is None for s in styles):
             raise NSTError("give at least one style for the regions")
         masks = _check_masks(masks, tuple(content.shape[-2:]))
-        weights = (
-            blend_weights(region_weights, len(styles)) if region_weights is not None else [1.0] * len(styles)
-        )
+        weights = [len(styles) * w for w in blend_weights(region_weights, len(styles))]
         self.layers = tuple(layers)
         self.regions = []  # (weight, {layer: mask at that layer's size}, {layer: target Gram})
+        self.region_tensors = nn.ModuleList()  # the same dicts, registered: they follow .to()
         with torch.no_grad():
             sizes = {n: f.shape[-2:] for n, f in extractor(content).items()}
             for i, (style, mask, weight) in enumerate(zip(styles, masks, weights, strict=True)):
@@ -144,9 +147,12 @@ class GuidedGramStyle(nn.Module):
                     continue
                 extractor.check_input(style, f"style image {i + 1}")
                 feats = extractor(style)
-                targets = {n: gram(feats[n]).float() for n in self.layers}
-                layer_masks = {n: F.adaptive_avg_pool2d(mask.to(content), sizes[n]) for n in self.layers}
+                targets = BufferDict({n: gram(feats[n]).float() for n in self.layers})
+                layer_masks = BufferDict(
+                    {n: F.adaptive_avg_pool2d(mask.to(content), sizes[n]) for n in self.layers}
+                )
                 self.regions.append((weight, layer_masks, targets))
+                self.region_tensors.extend([layer_masks, targets])
 
     def forward(self, feats: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """Per layer: the weighted sum over regions of the guided-Gram style losses."""

@@ -1,3 +1,5 @@
+import copy
+
 import pytest
 import torch
 
@@ -110,3 +112,23 @@ def test_style_blend_targets_the_weighted_mean_gram(setup):
         nl.StyleTransferLoss(ext, content, [style, other], style_blend=[1, -1])
     with pytest.raises(nl.NSTError, match="style image 2 is 8x8 px"):
         nl.StyleTransferLoss(ext, content, [style, torch.randn(1, 3, 8, 8)])
+
+
+def test_targets_and_divisors_follow_to(random_net):
+    from nstlib.recipes import objective
+
+    ext = nl.FeatureExtractor(nl.STYLE_LAYERS + ("relu4_2",), net=copy.deepcopy(random_net))  # .to() moves it
+    content, style = torch.randn(1, 3, 32, 48), torch.randn(1, 3, 40, 40)
+    loss = nl.StyleTransferLoss(ext, content, style, **objective())  # normalised: with divisors
+    image = content + 0.1 * torch.randn_like(content)
+    before = loss(image).total.item()
+    assert loss.to(torch.float64) is loss
+    held = [loss.content_targets, loss.style_term.targets, loss.content_scale, loss.style_scale]
+    assert (
+        all(t.dtype == torch.float64 for d in held for t in d.values())
+        and loss.tv_scale.dtype == torch.float64
+    )
+    # derived from the images, so not saved with the loss: only the network's weights are
+    assert set(loss.state_dict()) == {f"extractor.{k}" for k in ext.state_dict()}
+    after = loss(image.double()).total
+    assert after.dtype == torch.float64 and after.item() == pytest.approx(before, rel=1e-4)

@@ -68,3 +68,38 @@ def test_style_stays_inside_its_mask(caffe_net):
     assert outside < 0.025  # content kept within ~6 gray levels on average (measured 0.015)
     assert inside > 3 * outside  # measured 4x at 64 px; the margin is small next to relu5_1's reach
     assert r.history["style"][-1] < r.history["style"][0] / 3
+
+
+def test_guided_gram_divides_by_the_squared_mask():
+    # Features the same everywhere: any mask, fractional or not, must give the plain Gram
+    x = torch.randn(1, 4, 1, 1).expand(1, 4, 6, 5).contiguous()
+    for mask in (torch.full((1, 1, 6, 5), 0.5), torch.linspace(0.1, 1, 30).view(1, 1, 6, 5)):
+        assert torch.allclose(spatial.guided_gram(x, mask), nl.gram(x), rtol=1e-5)
+
+
+def test_region_weights_average_one_so_equal_weights_are_the_default(random_net):
+    ext = nl.FeatureExtractor(nl.STYLE_LAYERS, net=random_net)
+    c, s, t = (torch.randn(1, 3, 32, 32) for _ in range(3))
+    left = spatial.rectangle_mask((32, 32), 0, 0, 1, 0.5)
+
+    def regions(weights):
+        term = spatial.GuidedGramStyle(ext, c, [s, t], [left, 1 - left], region_weights=weights)
+        return [w for w, _, _ in term.regions], term(ext(c))["relu3_1"]
+
+    (default, loss), (ones, same) = regions(None), regions([1, 1])
+    assert default == ones == [1.0, 1.0] and torch.equal(loss, same)  # --style-weights 1 1 changes nothing
+    assert regions([3, 1])[0] == [1.5, 0.5]
+
+
+def test_guided_loss_follows_to(random_net):
+    import copy
+
+    ext = nl.FeatureExtractor(nl.STYLE_LAYERS + ("relu4_2",), net=copy.deepcopy(random_net))
+    c, s = torch.randn(1, 3, 32, 32), torch.randn(1, 3, 32, 32)
+    left = spatial.rectangle_mask((32, 32), 0, 0, 1, 0.5)
+    loss = spatial.GuidedStyleTransferLoss(ext, c, [s, None], [left, 1 - left], content_layers=("relu4_2",))
+    before = loss(c + 0.1).total.item()
+    loss.to(torch.float64)
+    _, masks, targets = loss.style_term.regions[0]
+    assert {t.dtype for t in [*masks.values(), *targets.values()]} == {torch.float64}
+    assert loss((c + 0.1).double()).total.item() == pytest.approx(before, rel=1e-4)

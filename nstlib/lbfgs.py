@@ -17,6 +17,9 @@ from collections.abc import Callable, Iterable
 
 import torch
 
+#: Pairs (step, gradient change) kept: Johnson's neural-style default; `nstlib.resources` counts them.
+LBFGS_HISTORY = 100
+
 
 class LBFGS:
     """L-BFGS with a fixed step `lr` (the first step scaled as torch's), history of `history_size` pairs.
@@ -26,7 +29,9 @@ class LBFGS:
     took 2 s of a command-line run's 4 s before its first step on a 2-core CPU.
     """
 
-    def __init__(self, params: Iterable[torch.Tensor], lr: float = 1.0, history_size: int = 100) -> None:
+    def __init__(
+        self, params: Iterable[torch.Tensor], lr: float = 1.0, history_size: int = LBFGS_HISTORY
+    ) -> None:
         self._params = list(params)
         self.defaults = {"lr": lr}
         self.param_groups = [{"params": self._params, "lr": lr}]

@@ -1,9 +1,11 @@
 """How much memory a run needs, so one that cannot fit is refused before it allocates anything.
 
-The model is fitted to the benchmark's measured peaks (benchmarks/results/cpu.md: a fixed part
-for torch and the weights, plus bytes per image pixel for the activations that the backward
-pass keeps and for the optimiser's state; L-BFGS keeps 100 steps and 100 gradient changes of
-the image). It errs on the large side by about 5%.
+The model: a fixed part for torch and the weights, plus bytes per image pixel for the
+activations that the backward pass keeps and for the optimiser's state (L-BFGS keeps
+`LBFGS_HISTORY` steps and as many gradient changes of the image). Its constants are set above the
+command line's own peaks (`MEASURED_PEAKS_MIB`: the whole process's peak RSS, Fourier image,
+reflected padding, 5 steps), so that it errs on the large side by at least 10% at every measured
+size (12% at 1024 px, where the per-pixel part dominates).
 """
 
 from __future__ import annotations
@@ -14,10 +16,23 @@ import os
 import torch
 
 from .errors import NSTError
+from .lbfgs import LBFGS_HISTORY
 
 FIXED_BYTES = {"cpu": 900 * 2**20, "cuda": 600 * 2**20}  # torch, the truncated VGG-19, workspaces
-NET_BYTES_PER_PIXEL = 2700  # VGG-19 up to relu5_1: activations kept for backward, and their gradients
-STATE_BYTES_PER_PIXEL = {"lbfgs": 2 * 100 * 3 * 4, "adam": 2 * 3 * 4}  # fp32 history / moments
+#: VGG-19 up to relu5_1 with reflected padding (each conv keeps its padded input for backward),
+#: the activations' gradients, the Fourier image's spectra and FFT workspaces.
+NET_BYTES_PER_PIXEL = 4000
+STATE_BYTES_PER_PIXEL = {"lbfgs": 2 * LBFGS_HISTORY * 3 * 4, "adam": 2 * 3 * 4}  # fp32 history / moments
+#: `/usr/bin/time -v python -m nstlib img/content/astronaut.jpg img/style/van-gogh-night-cafe.jpg
+#: -o OUT.jpg --size SIDE --upscale --steps 5 --optimizer OPT` (2-core CPU, OMP_NUM_THREADS=1,
+#: torch 2.13): maximum resident set size in MiB, by (side, optimizer[, parametrization]).
+MEASURED_PEAKS_MIB = {
+    (256, "lbfgs"): 759,
+    (512, "lbfgs"): 1934,
+    (512, "lbfgs", "pixels"): 1914,
+    (512, "adam"): 1418,
+    (1024, "lbfgs"): 6486,
+}
 
 
 def estimate_bytes(

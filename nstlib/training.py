@@ -60,7 +60,7 @@ def make_optimizer(
             opt, check_count("lr_decay_step", decay_step, 1), decay_gamma
         )
     # Unit steps without line search (as Johnson's neural-style): one pass per step, like Adam.
-    return LBFGS(params, lr=lr, history_size=100), ConstantLR()
+    return LBFGS(params, lr=lr), ConstantLR()  # its history: lbfgs.LBFGS_HISTORY, as resources assumes
 
 
 class ConstantLR:

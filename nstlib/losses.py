@@ -224,19 +224,26 @@ class StyleTransferLoss(nn.Module):
         device = next(iter(self.content_targets.values())).device
         ref = F.interpolate(reference.float(), size=self.content_shape, mode="bilinear", align_corners=False)
         ref_feats = self.extractor(ref.to(device))
-        tiny = torch.finfo(torch.float32).tiny
         self.content_scale = BufferDict(
             {  # (N,): one divisor per photo of a batch
-                n: _per_image_mse(ref_feats[n].float(), t).clamp(min=tiny)
+                n: _divisor(_per_image_mse(ref_feats[n].float(), t), self.content_weight, _SAME_IMAGES)
                 for n, t in self.content_targets.items()
             }
         )
         total = sum(self.layer_weights.values()) or 1.0  # layers averaged: the style term starts at 1
         rows = self._style_rows({n: f.float() for n, f in content_feats.items()})
         self.style_scale = BufferDict(
-            {n: torch.stack([row[n] for row in rows]).clamp(min=tiny) * total for n in self.style_layers}
+            {
+                n: _divisor(
+                    torch.stack([row[n] for row in rows]),
+                    self.style_weight * self.layer_weights[n],
+                    _SAME_IMAGES,
+                )
+                * total
+                for n in self.style_layers
+            }
         )
-        self.tv_scale = _per_image_tv(content.float()).clamp(min=tiny)
+        self.tv_scale = _divisor(_per_image_tv(content.float()), self.tv_weight, _FLAT_PHOTO)
 
     def _style_rows(self, feats: dict[str, torch.Tensor]) -> list[dict[str, torch.Tensor]]:
         """The style term of each photo of the batch alone (its per-layer losses)."""
@@ -299,6 +306,25 @@ class StyleTransferLoss(nn.Module):
         ).sum()
         per_layer = {k: torch.stack([row[k] for row in rows]).mean() for k in self.style_layers}
         return content, style, per_layer
+
+
+_SAME_IMAGES = (
+    "the content and style images are the same picture, so normalize=True has no distance to scale "
+    "the terms by; use another style image, or d2l's raw objective (style_weight given, normalize=False)"
+)
+_FLAT_PHOTO = (
+    "the content image is flat (its total variation is 0), so normalize=True has no TV scale; "
+    "use a photo with detail, or tv_weight=0"
+)
+
+
+def _divisor(value: torch.Tensor, weight: float, cause: str) -> torch.Tensor:
+    """A normalisation divisor; one that is 0 (or denormal) is refused unless its term's weight is 0."""
+    if bool((value > torch.finfo(torch.float32).tiny).all()):
+        return value
+    if weight == 0:  # the term is off: any finite divisor gives it 0
+        return torch.ones_like(value)
+    raise NSTError(cause)
 
 
 def _per_image_mse(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:

@@ -20,7 +20,7 @@ from .errors import NSTError
 from .features import BORDER_PADDING, CONTENT_LAYERS, STYLE_LAYERS, FeatureExtractor
 from .losses import StyleTransferLoss
 from .synthesis import init_image, parametrize
-from .training import TrainResult, train
+from .training import DEFAULT_TOL, DEFAULT_WINDOW, TrainResult, train
 
 #: Style strength of the normalised objective: the style term's weight when both terms are
 #: divided by their value at the start (`StyleTransferLoss(normalize=True)`). Chosen on the
@@ -32,8 +32,6 @@ NORMALIZED_CONTENT_LAYERS = ("relu4_2",)
 #: the content start nothing measurable (rocket photo: style ratio 0.049 -> 0.051).
 NORMALIZED_TV = 0.1
 DEFAULT_STEPS = 300
-DEFAULT_TOL = 0.05
-DEFAULT_WINDOW = 30
 #: d2l 14.12's weights: d2l-en 1.0.x writes 1e4 (d2l-zh 2.0 and pre-2022 d2l-en: 1e3 summed 10 times).
 D2L_WEIGHTS = {"content_weight": 1.0, "style_weight": 1e4, "tv_weight": 10.0}
 

@@ -26,6 +26,9 @@ OPTIMIZERS = ("adam", "lbfgs")
 DEFAULT_LR = {"adam": 0.3, "lbfgs": 1.0}
 #: Losses are copied to the CPU every this many steps: a GPU never waits for the CPU in between.
 READ_BACK_EVERY = 10
+#: The stop rule of the recipes and the command line: the loss fell by less than 5% over 30 steps.
+DEFAULT_TOL = 0.05
+DEFAULT_WINDOW = 30
 
 Callback = Callable[[int, torch.Tensor, LossTerms], None]
 
@@ -61,6 +64,15 @@ def make_optimizer(
         )
     # Unit steps without line search (as Johnson's neural-style): one pass per step, like Adam.
     return LBFGS(params, lr=lr), ConstantLR()  # its history: lbfgs.LBFGS_HISTORY, as resources assumes
+
+
+def _check_stop_rule(tol: float | None, window: int) -> None:
+    """Refuse a `window` below 1 step and a negative (or NaN) `tol`."""
+    check_count("window", window, 1)
+    if tol is not None and not tol >= 0:
+        raise NSTError(
+            f"tol must be >= 0 (a fraction of the loss), got {tol}; use e.g. {DEFAULT_TOL} or None"
+        )
 
 
 class ConstantLR:
@@ -134,7 +146,7 @@ def train(
     cuda_graph: bool | None = None,
     precision: str = "auto",
     tol: float | None = None,
-    window: int = 50,
+    window: int = DEFAULT_WINDOW,
 ) -> TrainResult:
     """Run up to `steps` optimiser steps on the image `synth`, one forward/backward pass each.
 
@@ -143,6 +155,7 @@ def train(
     `tol` over the last `window` steps ("converged"). `precision`, `cuda_graph`: see `passes.make_pass`.
     """
     check_count("steps", steps), check_count("callback_every", callback_every, 1)
+    _check_stop_rule(tol, window)
     run_pass = make_pass(synth, loss_fn, precision=precision, cuda_graph=cuda_graph if steps else False)
     opt, schedule = make_optimizer(
         optimizer, synth.parameters(), lr=lr, decay_step=lr_decay_step, decay_gamma=lr_decay_gamma

@@ -132,3 +132,20 @@ def test_targets_and_divisors_follow_to(random_net):
     assert set(loss.state_dict()) == {f"extractor.{k}" for k in ext.state_dict()}
     after = loss(image.double()).total
     assert after.dtype == torch.float64 and after.item() == pytest.approx(before, rel=1e-4)
+
+
+def test_degenerate_pairs_are_refused_with_their_cause(setup):
+    from nstlib.recipes import objective
+
+    ext, content, style = setup
+    flat = torch.zeros_like(content)  # one colour: its total variation is 0
+    with pytest.raises(
+        nl.NSTError, match=r"content image is flat .*; use a photo with detail, or tv_weight=0$"
+    ):
+        nl.StyleTransferLoss(ext, flat, style, **objective())
+    off = nl.StyleTransferLoss(ext, flat, style, **objective(tv_weight=0))  # TV off: nothing to scale
+    assert off.tv_scale.item() == 1 and torch.isfinite(off(flat + 0.1).total)
+    resized = torch.nn.functional.interpolate(content, size=(40, 40))  # a resized copy differs: allowed
+    with pytest.raises(nl.NSTError, match="content and style images are the same picture"):
+        nl.StyleTransferLoss(ext, content, content, **objective())
+    assert torch.isfinite(nl.StyleTransferLoss(ext, content, resized, **objective())(content).total)

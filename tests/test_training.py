@@ -399,3 +399,18 @@ def test_cuda_graph_replays_the_same_steps(images, optimizer, monkeypatch):
     torch.testing.assert_close(graphed, eager, rtol=1e-3, atol=0)
     moved = (runs[0].image - content).abs().mean()
     assert (runs[1].image - runs[0].image).abs().mean() < 0.02 * moved
+
+
+def test_the_stop_rule_is_checked_and_defaults_to_the_recipes_window():
+    import inspect
+
+    from nstlib.recipes import stylize
+
+    assert inspect.signature(nl.train).parameters["window"].default == nl.training.DEFAULT_WINDOW == 30
+    assert inspect.signature(stylize).parameters["window"].default == nl.training.DEFAULT_WINDOW
+    synth = nl.SynthesizedImage(torch.zeros(1, 3, 4, 4))
+    loss_fn = lambda img: nl.LossTerms(*[img.square().mean()] * 4)  # noqa: E731
+    with pytest.raises(nl.NSTError, match="window must be a whole number >= 1, got 0"):
+        nl.train(synth, loss_fn, steps=10, tol=0.5, window=0, progress=False)
+    with pytest.raises(nl.NSTError, match=r"tol must be >= 0 \(a fraction of the loss\), got -0.1"):
+        nl.train(synth, loss_fn, steps=10, tol=-0.1, progress=False)

@@ -10,9 +10,21 @@ from __future__ import annotations
 
 import argparse
 import json
+import tempfile
 from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "results"
+#: Where a quick look (any measured option changed) writes unless --out says otherwise: the
+#: tracked RESULTS hold full runs only.
+QUICK_LOOK = Path(tempfile.gettempdir()) / "nstlib-quick-look"
+
+
+def output_folder(args: argparse.Namespace, parser: argparse.ArgumentParser, kept: tuple[str, ...]) -> Path:
+    """args.out if given; else RESULTS for a full run, QUICK_LOOK if any option outside `kept` changed."""
+    if args.out is not None:
+        return args.out
+    full = all(getattr(args, a.dest) == a.default for a in parser._actions if a.dest not in kept)
+    return RESULTS if full else QUICK_LOOK
 
 SPEED_HEADER = (
     "| size (HxW) | reference: time, loss | nstlib path | passes (at full size) | time | loss | speed-up (time) |",

@@ -23,7 +23,8 @@ VGG-19 weights, and reported as ratios: on a shared CPU, absolute times drift fr
    tools/execute_notebooks.py.
 
 The measurements go to benchmarks/results/<device>.json (--out to write elsewhere); report.py
-then renders them with the hand-written results/<device>-notes.md into <device>.md.
+then renders them with the hand-written results/<device>-notes.md into <device>.md. A quick look
+(any option other than --device changed) goes to report.QUICK_LOOK instead, unless --out is given.
 """
 
 from __future__ import annotations
@@ -139,9 +140,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--iterations-side", type=int, default=512)
     p.add_argument("--device", default=None)
     p.add_argument(
-        "--out", type=Path, default=report.RESULTS, help="results folder (default: benchmarks/results)"
+        "--out", type=Path, default=None, help="results folder (default: benchmarks/results for a full run)"
     )
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    args.out = report.output_folder(args, p, kept=("help", "device", "out"))
+    return args
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -6,12 +6,14 @@
 Each batch holds copies of one photo (so every image has the same size and work); the style is
 one painting. Time covers the optimisation only (weights loaded and targets precomputed
 first, then one warm-up run), synchronised on a GPU. The result goes to stdout and to
-benchmarks/results/throughput-<device>.md.
+benchmarks/results/throughput-<device>.md; a quick look (other --size, --batch, --steps or
+--precision) to QUICK_LOOK (nstlib-quick-look in the temp folder) unless --out names the file.
 """
 
 from __future__ import annotations
 
 import argparse
+import tempfile
 import time
 from pathlib import Path
 
@@ -22,6 +24,8 @@ from nstlib.passes import resolve_precision
 from nstlib.recipes import recipe_extractor
 
 ROOT = Path(__file__).resolve().parent.parent
+#: A quick look's folder (as benchmarks/report.py's QUICK_LOOK; this script also runs without the package)
+QUICK_LOOK = Path(tempfile.gettempdir()) / "nstlib-quick-look"
 CONTENT = ROOT / "img" / "content" / "castle-maintenon.jpg"
 STYLE = ROOT / "img" / "style" / "van-gogh-church-at-auvers.jpg"
 
@@ -52,6 +56,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--precision", default="auto")
     p.add_argument("--out", type=Path, default=None, help="default: benchmarks/results/throughput-DEVICE.md")
     args = p.parse_args(argv)
+    full = all(getattr(args, k) == p.get_default(k) for k in ("size", "batch", "steps", "precision"))
+    folder = ROOT / "benchmarks" / "results" if full else QUICK_LOOK
     device = nl.default_device()
     precision = resolve_precision(args.precision, device)
     name = (
@@ -71,7 +77,8 @@ def main(argv: list[str] | None = None) -> None:
     ]
     text = "\n".join(lines) + "\n"
     print(text)
-    out = args.out or ROOT / "benchmarks" / "results" / f"throughput-{device.type}.md"
+    out = args.out or folder / f"throughput-{device.type}.md"
+    out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text)
 
 

@@ -6,6 +6,7 @@ import argparse
 import sys
 import time
 from collections.abc import Callable
+from contextlib import nullcontext
 from pathlib import Path
 
 import torch
@@ -39,6 +40,10 @@ from .vgg import WEIGHTS
 IMAGE_TYPES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
 #: Default long side by device: a CPU finishes 256 px in about a minute, a GPU 512 px in seconds.
 DEFAULT_SIZE = {"cpu": 256, "cuda": 512}
+#: The --help epilog (the installed `nstlib` command is the same as `python -m nstlib`).
+EXAMPLES = """examples (from the course's folder; `nstlib ...` is the same command):
+  python -m nstlib img/content/chelsea-cat.jpg img/style/van-gogh-night-cafe.jpg -o cat-cafe.jpg --force
+  python -m nstlib photo1.jpg photo2.jpg painting.jpg -o results/ --strength 10 --preserve-color luminance"""
 
 
 def _number(kind: type, low: float, rule: str, high: float = float("inf")) -> Callable[[str], float]:
@@ -92,8 +97,10 @@ def build_parser() -> argparse.ArgumentParser:
     """The command-line interface."""
     p = _Parser(
         prog="python -m nstlib",
-        description="Neural style transfer (Gatys et al.) with the original VGG-19, offline. "
+        description="Neural style transfer (Gatys et al.) with the original VGG-19, offline.\n"
         "Several photos are stylised in batches and written into the folder OUTPUT.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,  # keeps the examples one per line
     )
     p.add_argument("content", type=Path, nargs="+", help="content photo(s)")
     p.add_argument("style", type=Path, help="style image (a painting)")
@@ -309,7 +316,7 @@ def run(args: argparse.Namespace) -> list[Path]:
     for group in batches:  # each photo fits alone (checked above); does each batch?
         w, h = group[0][2].size
         check_fits(h, w, batch=len(group), optimizer=args.optimizer, device=device)
-    with tqdm(desc="loading VGG-19", bar_format="{desc} ({elapsed})", disable=args.quiet):
+    with _loading("loading VGG-19", args.quiet):
         extractor = recipe_extractor(_objective(args)["content_layers"], weights=args.weights, device=device)
     if len(outputs) > 1:
         args.output.mkdir(exist_ok=True)
@@ -319,6 +326,17 @@ def run(args: argparse.Namespace) -> list[Path]:
             save_image(postprocess(image[None]), out)
             _report(args, out, image, device, time.perf_counter() - started, why)
     return outputs
+
+
+def _loading(what: str, quiet: bool):
+    """A line while `what` loads: a running clock on a terminal, one plain line in a log or pipe."""
+    if quiet:
+        return nullcontext()
+    if sys.stderr.isatty():
+        return tqdm(desc=what, bar_format="{desc} ({elapsed})")
+    # tqdm off a terminal prints its line at the start and again at the end: two copies in a log
+    print(what, file=sys.stderr, flush=True)
+    return nullcontext()
 
 
 def _report(

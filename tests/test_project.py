@@ -77,15 +77,15 @@ def test_library_functions_stay_short_and_simple():
     assert lint.returncode == 0, lint.stdout
 
 
-def test_the_readme_python_example_uses_names_nstlib_has():
-    """The README's Python example parses, and every nl.<name> and keyword it uses exists."""
+def test_the_library_pages_python_example_uses_names_nstlib_has():
+    """docs/library.md's Python example parses, and every nl.<name> and keyword it uses exists."""
     import ast
     import inspect
 
     import nstlib as nl
 
-    readme = (ROOT / "README.md").read_text()
-    (code,) = re.findall(r"```python\n(.*?)```", readme, flags=re.S)
+    page = (ROOT / "docs" / "library.md").read_text()
+    (code,) = re.findall(r"```python\n(.*?)```", page, flags=re.S)
     tree = ast.parse(code)
     calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)]
     used = {n.func.attr: n for n in calls if isinstance(n.func.value, ast.Name) and n.func.value.id == "nl"}
@@ -93,3 +93,43 @@ def test_the_readme_python_example_uses_names_nstlib_has():
     for name, call in used.items():
         parameters = inspect.signature(getattr(nl, name)).parameters
         assert all(k.arg in parameters for k in call.keywords), (name, [k.arg for k in call.keywords])
+
+
+def test_the_readme_is_short_and_shows_pictures_first():
+    """At most 150 lines, the gallery in its first screen (a small JPEG), then the quick start."""
+    readme = (ROOT / "README.md").read_text()
+    lines = readme.splitlines()
+    assert len(lines) <= 150
+    pictures = [(i, m) for i, line in enumerate(lines) for m in re.findall(r"!\[[^\]]*\]\(([^)]+)\)", line)]
+    assert pictures and pictures[0][0] < 10
+    gallery = ROOT / pictures[0][1]
+    assert gallery.parent == ROOT / "img" / "readme" and gallery.suffix == ".jpg"
+    assert 10_000 < gallery.stat().st_size <= 150_000
+    headings = [line for line in lines if line.startswith("## ")]
+    assert headings[:3] == ["## Quick start (Python 3.10–3.13)", "## The chapters", "## Tests"]
+
+
+def test_links_between_readme_and_docs_resolve():
+    pages = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+    assert len(pages) >= 7
+    broken = []
+    for page in pages:
+        for target in re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", page.read_text()):
+            if not target.startswith("http") and not (page.parent / target).exists():
+                broken.append(f"{page.name}: {target}")
+    assert not broken
+    readme = (ROOT / "README.md").read_text()
+    assert all(f"(docs/{p.name})" in readme for p in pages[1:])  # every page is linked
+
+
+def test_readme_docs_and_library_name_no_issue_numbers():
+    """A reader cannot open a tracker's issue: say what was measured instead."""
+    files = [ROOT / "README.md", *(ROOT / "docs").glob("*.md")]
+    files += [
+        ROOT / "nstlib" / name
+        for name in ("course.py", "doctor.py", "cli.py", "vgg.py", "features.py", "quality.py")
+    ]
+    found = [
+        f"{f.name}: {m}" for f in files for m in re.findall(r"(?i)issue\s*#?\d+|#\d{1,3}\b", f.read_text())
+    ]
+    assert not found

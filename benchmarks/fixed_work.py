@@ -1,4 +1,4 @@
-"""Fixed work: a set number of L-BFGS iterations with nstlib's defaults, timed per GPU setting."""
+"""Fixed work: a set number of L-BFGS iterations on a Fourier image, timed per GPU setting."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ def _timed_run(
     half: bool,
     device: torch.device,
 ) -> tuple[nl.TrainResult, float]:
-    """nstlib's defaults for `steps` L-BFGS steps on a Fourier image; (result, seconds from the targets)."""
+    """`steps` L-BFGS steps of d2l's objective (weights 1 / 1e4 / 10, content conv4_2, zero padding) on a Fourier image; (result, seconds from the targets)."""
     sync(device)
     start = time.perf_counter()
     loss = nl.StyleTransferLoss(ext, content, style)
@@ -49,8 +49,9 @@ def _timed_run(
 def fixed_work(side: int, iterations: int, device: torch.device) -> list[dict]:
     """Seconds for `iterations` L-BFGS steps at side x side px, per GPU setting, side by side.
 
-    nstlib's defaults otherwise (Gatys layers and weights, Fourier image, content start); the
-    clock runs from the targets (Grams) to the last step, after one 5-step warm-up run of each
+    d2l's objective (weights 1 / 1e4 / 10, content conv4_2, zero padding), not the recipes'
+    normalised one; Gatys' style layers, Fourier image, content start. The clock runs from the
+    targets (Grams) to the last step, after one 5-step warm-up run of each
     setting, timed on its own: it holds cuDNN's and cuFFT's first-call set-up (and autotuning
     with cudnn.benchmark). Loading the weights is not timed.
     """

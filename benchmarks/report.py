@@ -26,6 +26,7 @@ def output_folder(args: argparse.Namespace, parser: argparse.ArgumentParser, kep
     full = all(getattr(args, a.dest) == a.default for a in parser._actions if a.dest not in kept)
     return RESULTS if full else QUICK_LOOK
 
+
 SPEED_HEADER = (
     "| size (HxW) | reference: time, loss | nstlib path | passes (at full size) | time | loss | speed-up (time) |",
     "|---|---|---|---|---|---|---|",
@@ -78,7 +79,7 @@ def _levers_table(sizes: dict) -> list[str]:
 def _fixed_work_table(fw: dict) -> list[str]:
     lines = [
         "",
-        f"{fw['iterations']} L-BFGS iterations at {fw['side']}x{fw['side']} px (nstlib defaults, Fourier "
+        f"{fw['iterations']} L-BFGS iterations at {fw['side']}x{fw['side']} px (d2l's objective, Fourier "
         "image; targets included, after a warm-up run; each image scored in fp32):",
         "",
         "| setting | seconds | ms / iteration | loss | first run, 5 steps (set-up included) |",

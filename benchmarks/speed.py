@@ -86,7 +86,7 @@ def run_fixed_work(results: dict, args: argparse.Namespace, device: torch.device
     if not iterations:
         return
     side = args.iterations_side
-    print(f"## {iterations} L-BFGS iterations at {side}x{side} (nstlib defaults, Fourier image)", flush=True)
+    print(f"## {iterations} L-BFGS iterations at {side}x{side} (d2l's objective, Fourier image)", flush=True)
     results["fixed_work"] = {
         "side": side,
         "iterations": iterations,

@@ -4,8 +4,8 @@
     python benchmarks/throughput.py --size 128 --batch 4 --steps 20    # a quick look on a CPU
 
 Each batch holds copies of one photo (so every image has the same size and work); the style is
-one painting. Time covers the optimisation only (weights loaded and targets precomputed
-first, then one warm-up run), synchronised on a GPU. The result goes to stdout and to
+one painting. Time covers one `stylize` call, the targets (Grams, divisors) included; the
+weights are loaded and one warm-up run made first; synchronised on a GPU. The result goes to stdout and to
 benchmarks/results/throughput-<device>.md; a quick look (other --size, --batch, --steps or
 --precision) to QUICK_LOOK (nstlib-quick-look in the temp folder) unless --out names the file.
 """

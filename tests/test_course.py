@@ -193,7 +193,7 @@ def test_check_prints_every_item_and_exits_0_when_the_course_can_run(monkeypatch
     from types import SimpleNamespace
 
     # This install's torchvision may itself be broken (see the next test): stand in a working one.
-    torchvision = SimpleNamespace(version=SimpleNamespace(cuda=torch.version.cuda))
+    torchvision = SimpleNamespace(__version__="0.0.0+stand-in")
     _imports(monkeypatch, torchvision=torchvision, d2l_torch=SimpleNamespace())
     code, out, err = run("check", capsys=capsys)
     lines = out.splitlines()
@@ -256,6 +256,10 @@ def test_the_fix_reinstalls_from_the_index_torch_came_from(monkeypatch):
     )
     assert doctor.mismatch_fix(RuntimeError("some other failure")) is None
     assert "\n" not in doctor.mismatch_fix(RuntimeError(NMS))
+    cuda = "Detected that PyTorch and torchvision were compiled with different CUDA major versions. ..."
+    assert "are different builds (compiled with different CUDA major versions)" in doctor.mismatch_fix(
+        RuntimeError(cuda)
+    )
 
 
 def test_missing_course_packages_name_their_install_command(monkeypatch, capsys):

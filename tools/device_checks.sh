@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The GPU checks a session lent a device still owes (issues #14, #15, #18), as one prepared run.
+# The GPU checks still owed (the tests on CUDA, quality at 512 px, throughput, the chapters' GPU tier), as one prepared run.
 # The device tool gives a session ~15 minutes in all, so everything is in one call.
 #
 #   ../shared/tools/gpu-wheels.sh matplotlib pandas scipy requests tqdm pillow   # here: wheels -> .whl

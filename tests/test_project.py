@@ -11,9 +11,17 @@ from tests.helpers import IMG, ROOT, NetworkBlocked
 
 def test_every_image_has_a_credit_row_and_every_row_a_file():
     credits = (IMG / "CREDITS.md").read_text()
-    rows = set(re.findall(r"^\| ([\w.-]+\.jpg) \|", credits, flags=re.M))
-    files = {p.name for p in IMG.glob("*/*") if p.suffix.lower() in (".jpg", ".jpeg", ".png")}
-    assert files and files == rows
+    row_list = re.findall(r"^\| ([\w.-]+\.jpg) \|", credits, flags=re.M)
+    rows = set(row_list)
+    assert len(row_list) == len(rows), "a file has two credit rows"
+    # every image under img/, at any depth (content/, style/, train/, train/val/, eval/, ...)
+    paths = sorted(p for p in IMG.rglob("*") if p.is_file() and p.suffix.lower() in (".jpg", ".jpeg", ".png"))
+    names = [p.name for p in paths]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    assert not dupes, f"file names must be unique across img/ folders (rows give bare names): {dupes}"
+    files = set(names)
+    assert {p.parent.relative_to(IMG).as_posix() for p in paths} >= {"content", "style", "train", "train/val", "eval"}
+    assert files and files == rows, (sorted(files - rows), sorted(rows - files))
 
 
 def _name(requirement: str) -> str:

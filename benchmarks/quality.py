@@ -6,7 +6,7 @@
 
 Runs as the command line does (`in_range=True`); each result is judged as it is saved (clamped to
 [0, 1], 8-bit) by `nstlib.result_ratios` through the plain VGG-19 (zero padding, as trained): style ratio
-<= 0.06 and content ratio 0.15-0.6 is the band issue #15 calls "painted, subject recognisable".
+<= 0.06 and content ratio 0.15-0.6 is the band docs/quality.md calls "painted, subject recognisable".
 Prints a Markdown table (also written to --out) with steps, why the run stopped and its seconds.
 """
 

@@ -16,7 +16,8 @@ from tqdm.auto import tqdm
 
 from . import color
 from .device import default_device, seed_everything
-from .errors import NSTError
+from .errors import NSTError, OneLineParser
+from .features import CONTENT_LAYERS, NORMALIZED_CONTENT_LAYERS
 from .images import fitted_size, load_image, postprocess, preprocess, resize, save_image
 from .losses import StyleTransferLoss
 from .passes import PRECISIONS, resolve_precision
@@ -70,19 +71,13 @@ _levels = _number(int, 1, "must be 1 to 6 levels", 6)
 _batch = _number(int, 1, "must be >= 1")
 
 
-class _Parser(argparse.ArgumentParser):
-    """argparse with one-line errors: the message and the way to help, no usage block."""
-
-    def error(self, message: str) -> None:
-        self.exit(2, f"error: {message} (see {self.prog} --help)\n")
-
-
 def _add_controls(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("perceptual controls (Gatys et al. 2017)")
     g.add_argument("--style", dest="extra_style", type=Path, action="append", default=[], metavar="PATH",
                    help="another style image to blend in (repeatable)")  # fmt: skip
     g.add_argument("--style-weights", type=_weight, nargs="+", default=None, metavar="W",
-                   help="one proportion per style (divided by their sum), e.g. 0.7 0.3")  # fmt: skip
+                   help="one proportion per style (divided by their sum), e.g. 0.7 0.3; with --mask, "
+                   "one per region, scaled to average 1")  # fmt: skip
     g.add_argument("--preserve-color", choices=("luminance", "histogram"), default=None,
                    help="keep the photo's colours: luminance-only transfer, or recolour the style first")  # fmt: skip
     g.add_argument("--mask", type=Path, default=None,
@@ -95,7 +90,7 @@ def _add_controls(p: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The command-line interface."""
-    p = _Parser(
+    p = OneLineParser(
         prog="python -m nstlib",
         description="Neural style transfer (Gatys et al.) with the original VGG-19, offline.\n"
         "Several photos are stylised in batches and written into the folder OUTPUT.",
@@ -118,9 +113,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lr", type=_positive, default=None, help="learning rate (default: 0.3 adam, 1 lbfgs)")
     p.add_argument("--strength", type=_weight, default=DEFAULT_STRENGTH,
                    help=f"how painted (default {DEFAULT_STRENGTH:g}; lower keeps more of the photo): the style term's "
-                   "weight when each term is divided by its value at the start, so it means the same on every pair")  # fmt: skip
+                   "weight when each term is divided by its value at the start, so it means the same on every pair; "
+                   f"content layer {NORMALIZED_CONTENT_LAYERS[0]}")  # fmt: skip
     p.add_argument("--style-weight", type=_weight, default=None,
-                   help="use d2l's raw objective with this style weight instead of --strength (d2l: 1e4)")  # fmt: skip
+                   help="use d2l's raw objective with this style weight instead of --strength (d2l: 1e4); "
+                   f"it also switches the content layer to {CONTENT_LAYERS[0]}, as in d2l's objective")  # fmt: skip
     p.add_argument("--content-weight", type=_weight, default=None, help="default 1")
     p.add_argument("--tv-weight", type=_weight, default=None,
                    help=f"total variation weight (default {NORMALIZED_TV:g}, of the photo's own TV, with --strength; "
@@ -346,8 +343,11 @@ def _report(
     extra = f", {args.pyramid}-level pyramid" if args.pyramid > 1 else ""
     precision = resolve_precision(args.precision, device)
     extra += f", {precision}" if precision != "fp32" else ""
+    content_layer = _objective(args)["content_layers"][0]  # the two objectives tap different layers
     look = (
-        f"strength {args.strength:g}" if args.style_weight is None else f"style weight {args.style_weight:g}"
+        f"strength {args.strength:g}"
+        if args.style_weight is None
+        else f"style weight {args.style_weight:g}, d2l's raw objective (content {content_layer})"
     )
     print(
         f"wrote {out} ({w}x{h} px, {look}, {args.parametrization}{extra}, {args.weights} weights, "

@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 from typing import Any, TypeVar
 
-from .errors import NSTError
+from .errors import NSTError, OneLineParser
 
 T = TypeVar("T")
 
@@ -201,14 +201,6 @@ def _ignored_by_git(folder: Path) -> bool | None:
     return {0: True, 1: False}.get(done.returncode)
 
 
-class _Parser(argparse.ArgumentParser):
-    """argparse, with usage mistakes reported in one line like every other error."""
-
-    def error(self, message: str):
-        print(f"error: {message} (see `python -m nstlib.course --help`)", file=sys.stderr)
-        sys.exit(2)
-
-
 def _workspace_command(args: argparse.Namespace) -> int:
     """`workspace [DIR]`: copy the chapters, say what was copied and kept, and how to open them."""
     folder, copied, skipped = make_workspace(args.dir)
@@ -247,11 +239,11 @@ def _check_command(args: argparse.Namespace) -> int:
 
 def _build_parser() -> argparse.ArgumentParser:
     """The `python -m nstlib.course` command line."""
-    parser = _Parser(
+    parser = OneLineParser(
         prog="python -m nstlib.course",
         description="Work on your own copy of the chapters; the tracked notebooks stay as they are.",
     )
-    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
     ws = commands.add_parser("workspace", help="copy the chapters into DIR (never over a file there)")
     ws.add_argument("dir", nargs="?", metavar="DIR", help=f"default: {WORKSPACE}")
     ws.set_defaults(run=_workspace_command)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Sequence
 from typing import TypeVar
 
@@ -10,6 +11,14 @@ T = TypeVar("T")
 
 class NSTError(ValueError):
     """Bad input or a failed run, with a one-line message that says what to do."""
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse with one-line errors: the message and the way to help, no usage block (exit code 2)."""
+
+    def error(self, message: str) -> None:
+        """Print `error: MESSAGE (see PROG --help)` on stderr and exit 2."""
+        self.exit(2, f"error: {message} (see {self.prog} --help)\n")
 
 
 def check_choice(what: str, value: T, choices: Sequence[T]) -> T:

@@ -8,17 +8,23 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .errors import NSTError
+from .errors import NSTError, check_choice, check_count
 from .vgg import LAYER_NAMES, layer_index, load_vgg19
 
 #: Gatys et al. 2016's layers. Their Caffe code tapped conv layers whose outputs Caffe's
 #: in-place ReLU had already rectified, so their "conv1_1" is what we call relu1_1.
 STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
-#: The paper's content layer. d2l taps index 25 (conv4_4, rectified by the in-place ReLU).
+#: Two objectives, two content layers. d2l's raw objective (weights 1 / 1e4 / 10: chapters 2-5,
+#: `recipes.objective(style_weight=...)`, the command line's --style-weight) uses the paper's
+#: conv4_2, before its ReLU; d2l itself taps index 25 (conv4_4, rectified by the in-place ReLU).
 CONTENT_LAYERS = ("conv4_2",)
+#: The normalised objective (`recipes.objective(strength=...)`: `stylize`, --strength, the
+#: command line's default) and `quality.result_ratios` use relu4_2, as Gatys et al.'s own code does.
+NORMALIZED_CONTENT_LAYERS = ("relu4_2",)
 #: How each 3x3 convolution pads its map: "zeros" is VGG's own; "reflect" mirrors the map's edge
 #: rows and columns instead, so an edge pixel's neighbourhood looks like an interior one's.
-PADDINGS = ("zeros", "reflect", "replicate")
+PADDINGS = ("zeros", "reflect")
+POOLINGS = ("max", "avg")
 #: The recipes' padding (stylize, the command line): VGG's zeros speckle an optimised image's
 #: border (`nstlib.quality.border_excess` of the README example as the command line saves it:
 #: 1.45 with the 8-px margin used before, 0.99 reflected).
@@ -26,10 +32,10 @@ BORDER_PADDING = "reflect"
 
 
 class EdgePaddedConv2d(nn.Conv2d):
-    """A convolution that pads its input with its own edge values ("reflect" or "replicate").
+    """A convolution that pads its input with its own mirrored edge values (`padding_mode` "reflect").
 
     A map 1 px wide cannot be mirrored (the deepest layers of a small image come to that), so
-    "reflect" replicates that map instead: its one value is what a mirror would repeat.
+    that map is replicated instead: its one value is what a mirror would repeat.
     """
 
     @classmethod
@@ -41,7 +47,7 @@ class EdgePaddedConv2d(nn.Conv2d):
         return new
 
     def _conv_forward(self, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
-        mode = self.padding_mode if self.padding_mode != "reflect" or min(x.shape[-2:]) > 1 else "replicate"
+        mode = self.padding_mode if min(x.shape[-2:]) > 1 else "replicate"  # a 1-px map has no mirror
         x = F.pad(x, self._reversed_padding_repeated_twice, mode=mode)
         return F.conv2d(x, weight, bias, self.stride, 0, self.dilation, self.groups)
 
@@ -84,12 +90,9 @@ class FeatureExtractor(nn.Module):
         self.layers = tuple(dict.fromkeys(layers))  # de-duplicated, order kept
         if not self.layers:
             raise NSTError("FeatureExtractor needs at least one layer name")
-        if pooling not in ("max", "avg"):
-            raise NSTError(f"unknown pooling {pooling!r}; use 'max' or 'avg'")
-        if isinstance(margin, bool) or not isinstance(margin, int) or margin < 0:
-            raise NSTError(f"margin must be a whole number of pixels >= 0, got {margin!r}")
-        if padding not in PADDINGS:
-            raise NSTError(f"unknown padding {padding!r}; use one of {', '.join(PADDINGS)}")
+        check_choice("pooling", pooling, POOLINGS)
+        check_choice("padding", padding, PADDINGS)
+        check_count("margin", margin)
         indices = {name: layer_index(name) for name in self.layers}
         self.deepest = max(indices.values())
         net = net if net is not None else load_vgg19(weights, device=device)

@@ -10,11 +10,12 @@ Normalisations (the same as d2l 14.12, so its weights 1 / 1e4 / 10 carry over):
 Gatys et al. write the style loss as sum (G - A)^2 / (4 N^2 M^2) with an unnormalised Gram,
 which is (1/4) x our per-layer loss times C^2: so their style weights are not ours.
 
-With `normalize=True` (issue #15) each term is divided by its value at a reference, so one
-`style_weight` (the recipes' `strength`) means the same on every pair and size: the content term
-by the content distance between the style image (resized to the photo) and the photo, each style
-layer by its own style loss on the photo (the layers averaged), and the TV term by the photo's
-own TV. At the content start the style and TV terms are then 1 and the content term 0, whatever the pair.
+With `normalize=True` each term is divided by its value at a reference, so one `style_weight`
+(the recipes' `strength`) means the same on every pair and size (a raw weight does not: chapter 6
+prints the raw terms of two pairs at two sizes): the content term by the content distance between
+the style image (resized to the photo) and the photo, each style layer by its own style loss on the
+photo (the layers averaged), and the TV term by the photo's own TV. At the content start the style
+and TV terms are then 1 and the content term 0, whatever the pair.
 """
 
 from __future__ import annotations
@@ -30,9 +31,10 @@ from .errors import NSTError
 from .features import CONTENT_LAYERS, STYLE_LAYERS, FeatureExtractor
 
 
-def content_loss(y_hat: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """Mean squared difference between two feature maps."""
-    return torch.square(y_hat - y).mean()
+def content_loss(y_hat: torch.Tensor, y: torch.Tensor, per_image: bool = False) -> torch.Tensor:
+    """Mean squared difference between two feature maps (with `per_image`, one per image: (N,))."""
+    squared = torch.square(y_hat - y)
+    return squared.flatten(1).mean(1) if per_image else squared.mean()
 
 
 def gram(x: torch.Tensor) -> torch.Tensor:
@@ -47,17 +49,13 @@ def style_loss(y_hat: torch.Tensor, gram_y: torch.Tensor) -> torch.Tensor:
     return torch.square(gram(y_hat) - gram_y).mean()
 
 
-def tv_loss(x: torch.Tensor) -> torch.Tensor:
-    """Total variation: mean absolute difference of vertical and horizontal neighbours."""
+def tv_loss(x: torch.Tensor, per_image: bool = False) -> torch.Tensor:
+    """Total variation: mean absolute difference of vertical and horizontal neighbours ((N,) if `per_image`)."""
+    dims = (1, 2, 3) if per_image else (0, 1, 2, 3)
     return 0.5 * (
-        (x[:, :, 1:, :] - x[:, :, :-1, :]).abs().mean() + (x[:, :, :, 1:] - x[:, :, :, :-1]).abs().mean()
+        (x[:, :, 1:, :] - x[:, :, :-1, :]).abs().mean(dims)
+        + (x[:, :, :, 1:] - x[:, :, :, :-1]).abs().mean(dims)
     )
-
-
-def _per_image_tv(x: torch.Tensor) -> torch.Tensor:
-    """(N,) total variation of each image of a batch."""
-    dy = (x[:, :, 1:, :] - x[:, :, :-1, :]).abs().flatten(1).mean(1)
-    return 0.5 * (dy + (x[:, :, :, 1:] - x[:, :, :, :-1]).abs().flatten(1).mean(1))
 
 
 @dataclass
@@ -226,7 +224,9 @@ class StyleTransferLoss(nn.Module):
         ref_feats = self.extractor(ref.to(device))
         self.content_scale = BufferDict(
             {  # (N,): one divisor per photo of a batch
-                n: _divisor(_per_image_mse(ref_feats[n].float(), t), self.content_weight, _SAME_IMAGES)
+                n: _divisor(
+                    content_loss(ref_feats[n].float(), t, per_image=True), self.content_weight, _SAME_IMAGES
+                )
                 for n, t in self.content_targets.items()
             }
         )
@@ -243,7 +243,7 @@ class StyleTransferLoss(nn.Module):
                 for n in self.style_layers
             }
         )
-        self.tv_scale = _divisor(_per_image_tv(content.float()), self.tv_weight, _FLAT_PHOTO)
+        self.tv_scale = _divisor(tv_loss(content.float(), per_image=True), self.tv_weight, _FLAT_PHOTO)
 
     def _style_rows(self, feats: dict[str, torch.Tensor]) -> list[dict[str, torch.Tensor]]:
         """The style term of each photo of the batch alone (its per-layer losses)."""
@@ -282,7 +282,7 @@ class StyleTransferLoss(nn.Module):
             if self.normalize:
                 content, style, per_layer = self._normalized_terms(feats)
                 content, style = self.content_weight * content, self.style_weight * style
-                tv = self.tv_weight * (_per_image_tv(image) / self.tv_scale).sum()
+                tv = self.tv_weight * (tv_loss(image, per_image=True) / self.tv_scale).sum()
             else:
                 content = sum((content_loss(feats[k], t) for k, t in self.content_targets.items()), zero)
                 per_layer = self.style_term(feats)
@@ -296,7 +296,7 @@ class StyleTransferLoss(nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
         """Content and style terms summed over the photos, each divided by that photo's divisors."""
         content = sum(
-            (_per_image_mse(feats[k], t) / self.content_scale[k]).sum()
+            (content_loss(feats[k], t, per_image=True) / self.content_scale[k]).sum()
             for k, t in self.content_targets.items()
         )
         rows = self._style_rows(feats)
@@ -325,11 +325,6 @@ def _divisor(value: torch.Tensor, weight: float, cause: str) -> torch.Tensor:
     if weight == 0:  # the term is off: any finite divisor gives it 0
         return torch.ones_like(value)
     raise NSTError(cause)
-
-
-def _per_image_mse(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """(N,) mean squared difference per image (b may be a single image, broadcast)."""
-    return torch.square(a - b).flatten(1).mean(1)
 
 
 def blend_weights(weights: Sequence[float] | None, n_styles: int) -> list[float]:

@@ -30,7 +30,7 @@ from torch.nn import functional as F
 from .errors import NSTError
 from .features import STYLE_LAYERS, FeatureExtractor
 from .images import to_pixels, to_rgb
-from .losses import gram
+from .losses import content_loss, gram, style_loss
 
 #: The layers `result_ratios` looks through: the paper's style layers and Gatys' content layer.
 MEASURE_LAYERS = (*STYLE_LAYERS, "relu4_2")
@@ -95,10 +95,6 @@ def border_excess(output: ImageLike, photo: ImageLike, *, band: int = 4, ring: i
     return border_ratio(output, band=band, ring=ring) / border_ratio(photo, band=band, ring=ring)
 
 
-def _mse(a: torch.Tensor, b: torch.Tensor) -> float:
-    return float(torch.square(a.float() - b.float()).mean())
-
-
 @torch.no_grad()
 def result_ratios(
     output: torch.Tensor, photo: torch.Tensor, style: torch.Tensor, extractor: FeatureExtractor | None = None
@@ -113,9 +109,12 @@ def result_ratios(
     resized = ext(F.interpolate(style, size=photo.shape[-2:], mode="bilinear", align_corners=False))
 
     def gram_distance(a: dict[str, torch.Tensor]) -> float:
-        return sum(_mse(gram(a[n].float()), gram(st[n].float())) for n in STYLE_LAYERS)
+        return sum(float(style_loss(a[n].float(), gram(st[n].float()))) for n in STYLE_LAYERS)
+
+    def content_distance(a: dict[str, torch.Tensor]) -> float:
+        return float(content_loss(a["relu4_2"].float(), ph["relu4_2"].float()))
 
     return {
         "style": gram_distance(out) / gram_distance(ph),
-        "content": _mse(out["relu4_2"], ph["relu4_2"]) / _mse(resized["relu4_2"], ph["relu4_2"]),
+        "content": content_distance(out) / content_distance(resized),
     }

@@ -2,9 +2,10 @@
 
 Their defaults are the command line's (`python -m nstlib`): L-BFGS on the image's spectrum
 (`FourierImage`), content start, precision "auto", the normalised objective at `DEFAULT_STRENGTH`
-(issue #15: a painted look with the subject kept, on every pair), and a stop rule: at most
-`DEFAULT_STEPS` steps, fewer once the loss falls by less than `DEFAULT_TOL` over `DEFAULT_WINDOW`.
-Giving `style_weight` switches to d2l's raw objective (weights 1 / 1e4 / 10, content conv4_2).
+(a painted look with the subject kept on every measured pair: docs/quality.md), and a stop rule: at
+most `DEFAULT_STEPS` steps, fewer once the loss falls by less than `DEFAULT_TOL` over `DEFAULT_WINDOW`.
+Giving `style_weight` switches to d2l's raw objective, and with it the content layer: weights
+1 / 1e4 / 10 with content conv4_2 (`CONTENT_LAYERS`) instead of relu4_2 (`NORMALIZED_CONTENT_LAYERS`).
 """
 
 from __future__ import annotations
@@ -17,7 +18,13 @@ from torch import nn
 from torch.nn import functional as F
 
 from .errors import NSTError
-from .features import BORDER_PADDING, CONTENT_LAYERS, STYLE_LAYERS, FeatureExtractor
+from .features import (
+    BORDER_PADDING,
+    CONTENT_LAYERS,
+    NORMALIZED_CONTENT_LAYERS,
+    STYLE_LAYERS,
+    FeatureExtractor,
+)
 from .losses import StyleTransferLoss
 from .synthesis import init_image, parametrize
 from .training import DEFAULT_TOL, DEFAULT_WINDOW, TrainResult, train
@@ -26,8 +33,6 @@ from .training import DEFAULT_TOL, DEFAULT_WINDOW, TrainResult, train
 #: divided by their value at the start (`StyleTransferLoss(normalize=True)`). Chosen on the
 #: course pairs and on photos outside the repository (README, "Measuring a result").
 DEFAULT_STRENGTH = 20.0
-#: Gatys et al.'s own code taps the rectified relu4_2 for content; so does the normalised recipe.
-NORMALIZED_CONTENT_LAYERS = ("relu4_2",)
 #: TV weight of the normalised objective: removes a noise start's grain (0 leaves it) and costs
 #: the content start nothing measurable (rocket photo: style ratio 0.049 -> 0.051).
 NORMALIZED_TV = 0.1
@@ -43,7 +48,13 @@ def objective(
     content_weight: float | None = None,
     tv_weight: float | None = None,
 ) -> dict:
-    """`StyleTransferLoss` options: normalised at `strength`, or d2l's raw weights if `style_weight` is given."""
+    """Loss options: normalised at `strength` (content relu4_2), or d2l's raw weights (content conv4_2).
+
+    The two objectives differ in their content layer as well as their weights: the normalised one
+    taps `NORMALIZED_CONTENT_LAYERS` (relu4_2, as Gatys et al.'s code does), d2l's raw one, chosen by
+    giving `style_weight`, taps `CONTENT_LAYERS` (conv4_2, the paper's name, chapters 2-5). The
+    returned `content_layers` says which; build the extractor with it (`recipe_extractor`).
+    """
     if style_weight is None:  # normalised: content 1, style `strength`, TV 0.1 x the photo's own TV
         return dict(
             normalize=True,

@@ -87,9 +87,11 @@ class InRange(nn.Module):
 
     The optimiser may push pixels past the displayable range, and `postprocess` clamps them when
     a result is shown or saved; on some pairs that clamp undoes much of the style (flower /
-    Composition VIII at 256 px: style ratio 0.030 as optimised, 0.123 as saved). Clamping in the
-    forward pass optimises the saved picture instead (0.032 saved). A clamped pixel gets no
-    gradient of its own, but in a `FourierImage` every coefficient moves every pixel.
+    Composition VIII at 256 px: style ratio 0.030 as optimised, 0.127 as the command line saved it).
+    Clamping in the forward pass optimises the saved picture instead (0.035 saved with the 8-px
+    mirrored margin used then, 0.031 with reflected padding: benchmarks/results/quality-cpu.md).
+    A clamped pixel gets no gradient of its own, but in a `FourierImage` every coefficient moves
+    every pixel.
     """
 
     def __init__(self, inner: nn.Module) -> None:

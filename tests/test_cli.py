@@ -39,7 +39,35 @@ def test_the_summary_says_why_it_stopped_and_which_objective(tmp_path, capsys):
     steps = int(said.split("; ")[-1].split()[0])
     assert steps < 400 and said.endswith("lbfgs steps, stopped: loss fell < 0.05 over 30 steps\n")
     assert main([*args, "--force", "--style-weight", "1e4", "--steps", "3"]) == 0
-    assert "style weight 10000," in capsys.readouterr().out
+    # --style-weight switches the content layer too (conv4_2 instead of relu4_2): the line says so.
+    assert "style weight 10000, d2l's raw objective (content conv4_2)," in capsys.readouterr().out
+
+
+def test_help_states_which_content_layer_each_objective_uses():
+    from nstlib.cli import build_parser
+    from nstlib.recipes import NORMALIZED_CONTENT_LAYERS
+
+    helps = {a.dest: " ".join(a.help.split()) for a in build_parser()._actions if a.help}
+    assert f"switches the content layer to {nl.CONTENT_LAYERS[0]}" in helps["style_weight"]
+    assert helps["strength"].endswith(f"content layer {NORMALIZED_CONTENT_LAYERS[0]}")
+    assert objective()["content_layers"] == NORMALIZED_CONTENT_LAYERS == ("relu4_2",)
+    assert objective(style_weight=1e4)["content_layers"] == nl.CONTENT_LAYERS == ("conv4_2",)
+    doc = " ".join(objective.__doc__.split())
+    assert "content relu4_2" in doc and "content conv4_2" in doc
+
+
+def test_both_commands_share_one_parser_with_one_line_errors(capsys):
+    from nstlib import course
+    from nstlib.cli import build_parser
+    from nstlib.errors import OneLineParser
+
+    assert type(build_parser()) is type(course._build_parser()) is OneLineParser
+    with pytest.raises(SystemExit) as done:
+        course.main(["reset"])
+    assert done.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: the following arguments are required: CHAPTER")
+    assert err.endswith("(see python -m nstlib.course reset --help)\n") and err.count("\n") == 1
 
 
 def test_the_default_size_follows_the_device(tmp_path):
@@ -186,6 +214,36 @@ def test_perceptual_controls_run(tmp_path, capsys, extra):
     assert Image.open(out).size == (64, 43)
     if "bf16" in extra:
         assert ", bf16, caffe weights" in capsys.readouterr().out
+
+
+def test_style_scale_sets_the_painting_size_the_style_grams_come_from(tmp_path, monkeypatch):
+    """--style-scale S: the target Grams are the painting's at S x the photo's long side, so a bigger S
+    means bigger strokes in pixels (neighbouring pixels of the painting differ less)."""
+    from nstlib import cli
+
+    built = []
+
+    class Spy(StyleTransferLoss):
+        def __init__(self, extractor, content, style, **options):
+            super().__init__(extractor, content, style, **options)
+            built.append(self)
+
+    monkeypatch.setattr(cli, "StyleTransferLoss", Spy)
+    painting = nl.load_image(CAFE)
+    fine_detail = {}
+    for scale in (0.5, 2.0):
+        out = tmp_path / f"{scale}.png"
+        assert main([CAT, CAFE, "-o", str(out), "--size", "64", "--steps", "2", "--quiet",
+                     "--style-scale", str(scale)]) == 0  # fmt: skip
+        loss = built[-1]
+        style = nl.preprocess(nl.resize(painting, max_size=round(scale * 64)))
+        with torch.no_grad():
+            feats = loss.extractor(style)
+        for name, target in loss.style_term.targets.items():
+            assert torch.allclose(target, nl.gram(feats[name]), rtol=1e-4, atol=1e-6), (scale, name)
+        fine_detail[scale] = float(nl.tv_loss(nl.images.to_pixels(style)))
+    # Mean neighbour difference of the painting's pixels (tv_loss), measured: 0.066 at S = 0.5, 0.048 at 2.
+    assert fine_detail == pytest.approx({0.5: 0.0656, 2.0: 0.0483}, rel=0.01)
 
 
 def test_luminance_mode_keeps_the_photo_colours(tmp_path):

@@ -61,7 +61,8 @@ def test_average_pooling_option(random_net):
     assert sum(isinstance(m, torch.nn.AvgPool2d) for m in ext.net) == 2
     assert not any(isinstance(m, torch.nn.MaxPool2d) for m in ext.net)
     assert isinstance(random_net[4], torch.nn.MaxPool2d)  # the shared net is not modified
-    with pytest.raises(nl.NSTError, match="unknown pooling"):
+    # The library's one wording for a bad choice (errors.check_choice), as for every other option.
+    with pytest.raises(nl.NSTError, match="^unknown pooling 'median'; choose one of max, avg$"):
         nl.FeatureExtractor(net=random_net, pooling="median")
 
 

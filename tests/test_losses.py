@@ -37,6 +37,20 @@ def test_tv_of_a_hand_made_image():
     assert nl.tv_loss(torch.ones(1, 3, 7, 9)) == 0
 
 
+def test_per_image_content_and_tv_losses_known_values():
+    """The normalised objective's per-photo terms are the teaching functions with per_image=True."""
+    zeros = torch.zeros(2, 3, 4, 4)
+    shifted = torch.stack([torch.full((3, 4, 4), 1.0), torch.full((3, 4, 4), 2.0)])
+    assert torch.equal(nl.content_loss(shifted, zeros, per_image=True), torch.tensor([1.0, 4.0]))
+    assert nl.content_loss(shifted, zeros) == 2.5  # the batch mean, as before
+    one_target = zeros[:1]  # one image against a batch broadcasts (the style image in normalize=True)
+    assert torch.equal(nl.content_loss(shifted, one_target, per_image=True), torch.tensor([1.0, 4.0]))
+    ramp = torch.tensor([[0.0, 1.0], [2.0, 3.0]]).view(1, 1, 2, 2)
+    both = torch.cat([ramp, torch.ones_like(ramp)])
+    assert torch.equal(nl.tv_loss(both, per_image=True), torch.tensor([1.5, 0.0]))
+    assert nl.tv_loss(both) == 0.75
+
+
 @pytest.fixture(scope="module")
 def setup(random_net):
     ext = nl.FeatureExtractor(nl.STYLE_LAYERS + nl.CONTENT_LAYERS + ("relu4_2",), net=random_net)

@@ -1,4 +1,4 @@
-"""Issue #15: the normalised objective (`strength`), the stop rule, and measuring a result."""
+"""The normalised objective (`strength`), the stop rule, and measuring a result (`result_ratios`)."""
 
 import math
 
@@ -102,14 +102,21 @@ def test_result_ratios_known_values(judge):
         result_ratios(photo, photo, style, nl.FeatureExtractor(nl.STYLE_LAYERS, net=judge.net))
 
 
+# Style-ratio bounds per start, about 10% above what this setup measures on a CPU (style ratio
+# 0.092 / 0.071 / 0.034, content ratio 0.54 / 0.58 / 0.70). At 96 px chapter 6's 0.06 band is not
+# reached from the content start: these bound the test's own runs; the band is measured at 256 px
+# (benchmarks/quality.py, docs/quality.md).
+START_BOUNDS = {"content": 0.1, "noise": 0.08, "style": 0.04}
+
+
 @pytest.mark.parametrize("init", ["content", "noise", "style"])
 def test_default_strength_paints_from_either_start(recipe_ext, judge, init):
-    # The grainy failure of d2l's weights at 1e6 from noise (issue #15) scored 0.9-2.8 here.
+    # d2l's raw weights at style weight 1e6 from noise (a grainy picture) scored 0.9-2.8 here.
     content, style = small("content/chelsea-cat.jpg", 96), small("style/van-gogh-night-cafe.jpg", 96)
     r = nl.stylize(content, style, extractor=recipe_ext, init=init, progress=False)
     ratios = result_ratios(r.image, content, style, judge)
-    assert ratios["style"] <= 0.1, ratios
-    assert 0.1 <= ratios["content"] <= 0.8, ratios  # the cat is still there
+    assert ratios["style"] <= START_BOUNDS[init], ratios
+    assert 0.45 <= ratios["content"] <= 0.75, ratios  # the cat is still there
 
 
 def test_in_range_optimises_the_picture_that_is_saved(recipe_ext, judge):
@@ -124,4 +131,5 @@ def test_in_range_optimises_the_picture_that_is_saved(recipe_ext, judge):
     optimised = result_ratios(r.image, content, style, judge)
     saved = result_ratios(nl.preprocess(nl.postprocess(r.image)), content, style, judge)
     assert saved["style"] == pytest.approx(optimised["style"], rel=0.05), (saved, optimised)  # 8-bit rounding
-    assert saved["style"] <= 0.15 and 0.1 <= saved["content"] <= 0.8, saved
+    # Measured on a CPU with this setup: style 0.109, content 0.65 as saved.
+    assert saved["style"] <= 0.12 and 0.55 <= saved["content"] <= 0.75, saved

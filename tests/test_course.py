@@ -62,7 +62,7 @@ def test_workspace_copies_every_chapter_and_never_overwrites(tmp_path, capsys):
     dest = tmp_path / "ws"
     code, out, _ = run("workspace", str(dest), capsys=capsys)
     originals = course.chapters()
-    assert code == 0 and len(originals) == 8  # chapters 1-7 and appendix A1
+    assert code == 0 and len(originals) == 9  # chapters 1-8 and appendix A1
     assert sorted(p.name for p in dest.iterdir()) == [p.name for p in originals]
     assert all((dest / p.name).read_bytes() == p.read_bytes() for p in originals)
     assert "copied 8" in out and f"jupyter lab {dest}" in out

@@ -10,7 +10,6 @@ import torch
 from PIL import Image
 
 from nstlib.errors import NSTError
-from nstlib.images import from_pixels
 from nstlib.realtime import TrainConfig, Trainer, TransformerNet, load_model, save_model, shipped
 from nstlib.realtime.cli import list_models, main
 from nstlib.realtime.model import MODELS_DIR, read_card, sha256

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import torch
 
-from ..cli import _number, _Parser, plan_outputs
+from ..cli import _number, plan_outputs
 from ..device import default_device
-from ..errors import NSTError
+from ..errors import NSTError, OneLineParser
 from ..images import load_image, save_image
 from ..passes import AUTOCAST, PRECISIONS, resolve_precision
 from ..resources import _human, available_bytes
@@ -31,8 +31,10 @@ APPLY_FIXED_BYTES, APPLY_BYTES_PER_PIXEL = 400 * 2**20, 1600
 
 def build_parser() -> argparse.ArgumentParser:
     """The command line: three subcommands."""
-    p = _Parser(prog="python -m nstlib.realtime", description="Real-time style transfer: one pass per photo.")
-    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    p = OneLineParser(
+        prog="python -m nstlib.realtime", description="Real-time style transfer: one pass per photo."
+    )
+    sub = p.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
     sub.add_parser("list", help="the shipped models: name and style image, one per line")
     a = sub.add_parser("apply", help="stylise photos with a trained network")
     a.add_argument("model", help="a shipped model's name (see list) or a model file")
@@ -72,6 +74,12 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--batch", type=_count, default=4, help="crops per step (default 4)")
     t.add_argument(
         "--strength", type=_weight, default=10.0, help="style weight of the normalised objective (default 10)"
+    )
+    t.add_argument(
+        "--tv-weight",
+        type=_weight,
+        default=TrainConfig.tv_weight,
+        help=f"total variation weight, relative to the photo's own TV (default {TrainConfig.tv_weight:g})",
     )
     t.add_argument(
         "--content-layers",

@@ -53,7 +53,16 @@ class PhotoCrops:
         return int(torch.randint(low, high + 1, (1,), generator=self.generator))
 
     def sample(self) -> torch.Tensor:
-        """One (3, crop, crop) crop in [0, 1]: a random photo, shrunk to a random scale, cropped, maybe mirrored."""
+        """One (3, crop, crop) crop in [0, 1] with some detail in it (see `_draw`)."""
+        for _ in range(20):
+            x = self._draw()
+            # A flat crop (a clipped sky, black night) has no TV or style distance to normalise by.
+            if (x[:, 1:] - x[:, :-1]).abs().mean() > 1e-3:
+                return x
+        return x + 1e-2 * torch.rand(x.shape, generator=self.generator)  # a folder of flat pictures
+
+    def _draw(self) -> torch.Tensor:
+        """A random photo, shrunk to a random scale, cropped, maybe mirrored."""
         img = self.photos[self._randint(0, len(self.photos) - 1)]
         short = self._randint(self.crop, min(img.size))  # the crop covers 100% down to crop/short of it
         w, h = (max(self.crop, round(s * short / min(img.size))) for s in img.size)

@@ -47,7 +47,7 @@ def _config(args: argparse.Namespace) -> TrainConfig:
         raise NSTError(f"{args.style}: no such file; give the painting's path")
     config = TrainConfig(
         style=_shown(args.style), crop=args.size, batch=args.batch, strength=args.strength,
-        style_size=args.style_size, seed=args.seed, content_layers=tuple(args.content_layers),
+        style_size=args.style_size, seed=args.seed, content_layers=tuple(args.content_layers), tv_weight=args.tv_weight,
     )  # fmt: skip
     if args.base:  # fine-tuning keeps the base's architecture
         net = load_model(args.base).config

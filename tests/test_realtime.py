@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import re
 import shutil
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -188,3 +192,39 @@ def test_train_writes_a_model_and_card_resumes_and_refuses_to_overwrite(photos, 
 
 def test_models_dir_is_in_the_repository():
     assert MODELS_DIR == ROOT / "models"
+
+
+def test_the_readme_real_time_example_runs_twice(tmp_path):
+    """The README's `python -m nstlib.realtime apply` line, as written (plus a small --size), twice."""
+    blocks = re.findall(r"```bash\n(.*?)```", (ROOT / "README.md").read_text(), flags=re.S)
+    (example,) = [b.strip() for b in blocks if b.startswith("python -m nstlib.realtime apply")]
+    (tmp_path / "img").symlink_to(ROOT / "img")
+    env = {**os.environ, "PATH": f"{os.path.dirname(sys.executable)}{os.pathsep}{os.environ['PATH']}"}
+    for _ in range(2):
+        done = subprocess.run(
+            ["bash", "-c", example + " --size 64"],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.startswith("wrote cat-fast.jpg (64x43 px, ")
+
+
+def test_flat_crops_are_redrawn_so_every_crop_has_detail(tmp_path):
+    """A flat crop has no TV to normalise by (the objective refuses it): the crop set draws another."""
+    import numpy as np
+
+    from nstlib.realtime.data import PhotoCrops
+
+    pixels = np.full((64, 64, 3), 255, np.uint8)
+    pixels[:, 52:] = np.random.default_rng(0).integers(0, 256, (64, 12, 3), dtype=np.uint8)
+    Image.fromarray(pixels).save(tmp_path / "mostly-white.png")
+    crops = PhotoCrops(tmp_path, crop=32, seed=0)
+    tv = [(x[:, 1:] - x[:, :-1]).abs().mean().item() for x in (crops.sample() for _ in range(30))]
+    assert min(tv) > 1e-3
+    (tmp_path / "mostly-white.png").unlink()
+    Image.fromarray(np.full((40, 40, 3), 255, np.uint8)).save(tmp_path / "white.png")
+    assert PhotoCrops(tmp_path, crop=32).sample().std() > 0  # only flat photos: noise, no crash

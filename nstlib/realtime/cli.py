@@ -73,7 +73,10 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--size", type=_size, default=128, help="side of the square training crops (default 128)")
     t.add_argument("--batch", type=_count, default=4, help="crops per step (default 4)")
     t.add_argument(
-        "--strength", type=_weight, default=10.0, help="style weight of the normalised objective (default 10)"
+        "--strength",
+        type=_weight,
+        default=TrainConfig.strength,
+        help=f"style weight of the normalised objective (default {TrainConfig.strength:g})",
     )
     t.add_argument(
         "--tv-weight",

@@ -37,9 +37,12 @@ class TrainConfig:
     crop: int = 128  # side of the square training crops, px
     batch: int = 4
     style_size: int = 384  # the painting's long side: decides the strokes' size in pixels
-    strength: float = 10.0
-    tv_weight: float = 1.0
-    content_layers: tuple[str, ...] = ("relu3_1",)
+    # Measured on the held-out photos, fine-tuning one base for 200 steps (style / content ratio at 256 px):
+    # strength 10, content relu3_1, TV 1 -> 0.17 / 0.73 (the photo's colours and faces painted over);
+    # strength 2 -> 0.35 / 0.63; strength 2 with relu2_2 + relu3_1 and TV 0.3 -> 0.25 / 0.46 (faces kept).
+    strength: float = 2.0
+    tv_weight: float = 0.3
+    content_layers: tuple[str, ...] = ("relu2_2", "relu3_1")
     style_layers: tuple[str, ...] = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")
     lr: float = 1e-3
     seed: int = 0

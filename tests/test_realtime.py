@@ -228,3 +228,24 @@ def test_flat_crops_are_redrawn_so_every_crop_has_detail(tmp_path):
     (tmp_path / "mostly-white.png").unlink()
     Image.fromarray(np.full((40, 40, 3), 255, np.uint8)).save(tmp_path / "white.png")
     assert PhotoCrops(tmp_path, crop=32).sample().std() > 0  # only flat photos: noise, no crash
+
+
+def test_the_apply_memory_estimate_is_above_every_measured_peak_and_refuses_a_huge_size(
+    tmp_path, monkeypatch, capsys
+):
+    from nstlib.realtime import cli
+
+    for pixels, mib in cli.APPLY_MEASURED_PEAKS_MIB.items():
+        assert cli.apply_bytes(pixels, 1) >= 1.1 * mib * 2**20
+    big = tmp_path / "big.jpg"
+    Image.new("RGB", (2000, 1000), "gray").save(big)
+    model = tmp_path / "m.pt"
+    save_model(TransformerNet(width=4, blocks=1), model, {"style": "img/style/x.jpg"})
+    out = tmp_path / "out.jpg"
+    monkeypatch.setattr(cli, "available_bytes", lambda device: 900 * 2**20)  # room for 836 x 418 px
+    assert main(["apply", str(model), str(big), "-o", str(out), "--size", "2000"]) == 2
+    monkeypatch.setattr(cli, "available_bytes", lambda device: 100 * 2**20)  # not even torch fits
+    assert main(["apply", str(model), str(big), "-o", str(out), "--size", "64"]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 2 and "use --size 836 or less" in err[0] and "free some memory first" in err[1]
+    assert not out.exists()

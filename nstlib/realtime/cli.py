@@ -25,8 +25,15 @@ _size = _number(int, 16, "must be at least 16 px")
 _count = _number(int, 1, "must be >= 1")
 _weight = _number(float, 0, "must be >= 0")
 _minutes = _number(float, 1e-3, "must be > 0 minutes")
-#: Applying at 512 px: torch and the net take ~250 MB; activations ~1.2 KB per pixel (measured peak RSS).
-APPLY_FIXED_BYTES, APPLY_BYTES_PER_PIXEL = 400 * 2**20, 1600
+#: Peak RSS of `apply` (whole command, one thread), measured: pixels of the result -> MiB.
+APPLY_MEASURED_PEAKS_MIB = {512 * 288: 670, 1024 * 576: 879, 2048 * 1152: 1715}
+#: torch, the photo and the net; then ~500 bytes per pixel of activations (set ~20% above both).
+APPLY_FIXED_BYTES, APPLY_BYTES_PER_PIXEL = 700 * 2**20, 600
+
+
+def apply_bytes(height: int, width: int) -> int:
+    """Peak memory of one `apply` pass at height x width px (errs large)."""
+    return APPLY_FIXED_BYTES + APPLY_BYTES_PER_PIXEL * height * width
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -119,16 +126,15 @@ def list_models() -> list[str]:
 
 def check_fits_apply(height: int, width: int, device: torch.device) -> None:
     """Raise a one-line NSTError if one pass at height x width would not fit in `device`'s free memory."""
-    need = APPLY_FIXED_BYTES + APPLY_BYTES_PER_PIXEL * height * width
-    free = available_bytes(device)
-    if free is not None and need > free:
-        largest = int(
-            max(height, width) * math.sqrt(max(free - APPLY_FIXED_BYTES, 0) / (need - APPLY_FIXED_BYTES))
-        )
-        raise NSTError(
-            f"a {width}x{height} px pass needs about {_human(need)} but {device} has {_human(free)} free; "
-            f"use --size {largest} or less"
-        )
+    need, free = apply_bytes(height, width), available_bytes(device)
+    if free is None or need <= free:
+        return
+    spare = max(free - APPLY_FIXED_BYTES, 0) / APPLY_BYTES_PER_PIXEL
+    largest = int(max(height, width) * math.sqrt(spare / (height * width)))
+    fix = f"use --size {largest} or less" if largest >= 16 else "free some memory first"
+    raise NSTError(
+        f"a {width}x{height} px pass needs about {_human(need)} but {device} has {_human(free)} free; {fix}"
+    )
 
 
 def run_apply(args: argparse.Namespace) -> list[Path]:

@@ -14,7 +14,7 @@ import torch
 from ..cli import _number, plan_outputs
 from ..device import default_device
 from ..errors import NSTError, OneLineParser
-from ..images import load_image, save_image
+from ..images import fitted_size, load_image, save_image
 from ..passes import AUTOCAST, PRECISIONS, resolve_precision
 from ..resources import _human, available_bytes
 from .data import TRAIN_DIR, VAL_DIR
@@ -142,13 +142,13 @@ def run_apply(args: argparse.Namespace) -> list[Path]:
     device = torch.device(args.device) if args.device else default_device()
     precision = resolve_precision(args.precision, device)
     outputs = plan_outputs(args.photos, args.output, list(args.photos), args.force)
-    photos = [load_image(p) for p in args.photos]  # all read before any is written
+    photos = [load_image(p) for p in args.photos]  # all read and checked before any is written
+    for photo in photos:
+        h, w = fitted_size(photo.size, min(args.size, max(photo.size)))[::-1]
+        check_fits_apply(h, w, device)
     net = load_model(args.model, device)
     for photo, out in zip(photos, outputs):
-        size = min(args.size, max(photo.size))
-        check_fits_apply(
-            size * photo.height // max(photo.size), size * photo.width // max(photo.size), device
-        )
+        size = min(args.size, max(photo.size))  # never enlarged: the strokes would only blur
         start = time.perf_counter()
         with torch.autocast(device.type, dtype=AUTOCAST.get(precision), enabled=precision != "fp32"):
             result = apply(net, photo, size)

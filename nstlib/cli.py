@@ -355,10 +355,10 @@ def _report(
     )
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Entry point: parse, run, turn NSTError into a one-line message and exit code 2."""
+def run_main(parser: argparse.ArgumentParser, run: Callable, argv: list[str] | None, interrupted: str) -> int:
+    """Parse `argv` and call run(args): an NSTError becomes one line and exit 2, Ctrl-C `interrupted` and 130."""
     try:
-        args = build_parser().parse_args(argv)
+        args = parser.parse_args(argv)
     except SystemExit as done:  # --help (0) or a bad option (2, its one line already printed)
         return int(done.code or 0)
     try:
@@ -367,6 +367,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("interrupted; nothing more written", file=sys.stderr)
+        print(interrupted, file=sys.stderr)
         return 130
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: parse, run, turn NSTError into a one-line message and exit code 2."""
+    return run_main(build_parser(), run, argv, "interrupted; nothing more written")

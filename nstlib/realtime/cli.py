@@ -11,7 +11,7 @@ from pathlib import Path
 
 import torch
 
-from ..cli import _number, plan_outputs
+from ..cli import _number, plan_outputs, run_main
 from ..device import default_device
 from ..errors import NSTError, OneLineParser
 from ..images import fitted_size, load_image, save_image
@@ -162,11 +162,9 @@ def run_apply(args: argparse.Namespace) -> list[Path]:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: parse, run, turn NSTError into a one-line message and exit code 2."""
-    try:
-        args = build_parser().parse_args(argv)
-    except SystemExit as done:
-        return int(done.code or 0)
-    try:
+    command = shlex.join(["python", "-m", "nstlib.realtime", *(sys.argv[1:] if argv is None else argv)])
+
+    def run(args: argparse.Namespace) -> None:
         if args.command == "list":
             print("\n".join(list_models()))
         elif args.command == "apply":
@@ -174,16 +172,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             from .train_cli import run_train
 
-            run_train(
-                args,
-                command=shlex.join(
-                    ["python", "-m", "nstlib.realtime", *(sys.argv[1:] if argv is None else argv)]
-                ),
-            )
-    except NSTError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted; the checkpoint keeps the steps done (resume with --resume)", file=sys.stderr)
-        return 130
-    return 0
+            run_train(args, command=command)
+
+    interrupted = "interrupted; the checkpoint keeps the steps done (resume with --resume)"
+    return run_main(build_parser(), run, argv, interrupted)

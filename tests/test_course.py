@@ -65,7 +65,7 @@ def test_workspace_copies_every_chapter_and_never_overwrites(tmp_path, capsys):
     assert code == 0 and len(originals) == 9  # chapters 1-8 and appendix A1
     assert sorted(p.name for p in dest.iterdir()) == [p.name for p in originals]
     assert all((dest / p.name).read_bytes() == p.read_bytes() for p in originals)
-    assert "copied 8" in out and f"jupyter lab {dest}" in out
+    assert "copied 9" in out and f"jupyter lab {dest}" in out
 
     edited = dest / originals[2].name
     edited.write_text("my notes")
@@ -127,7 +127,7 @@ def test_the_command_runs_as_a_module(tmp_path):
         timeout=300,
     )
     assert done.returncode == 0, done.stderr
-    assert done.stderr == "" and len(list((tmp_path / "ws").glob("*.ipynb"))) == 8
+    assert done.stderr == "" and len(list((tmp_path / "ws").glob("*.ipynb"))) == 9
 
 
 def test_a_chapter_runs_from_a_workspace_outside_notebooks(tmp_path, capsys, monkeypatch):

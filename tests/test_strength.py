@@ -102,11 +102,12 @@ def test_result_ratios_known_values(judge):
         result_ratios(photo, photo, style, nl.FeatureExtractor(nl.STYLE_LAYERS, net=judge.net))
 
 
-# Style-ratio bounds per start, about 10% above what this setup measures on a CPU (style ratio
-# 0.092 / 0.071 / 0.034, content ratio 0.54 / 0.58 / 0.70). At 96 px chapter 6's 0.06 band is not
+# Style-ratio bounds per start, above what this setup measures on a CPU (style ratio 0.092 / 0.071 /
+# 0.034 with one thread; the noise start reads 0.086 with two, as CI runs it; content ratio 0.54 /
+# 0.58 / 0.70). At 96 px chapter 6's 0.06 band is not
 # reached from the content start: these bound the test's own runs; the band is measured at 256 px
 # (benchmarks/quality.py, docs/quality.md).
-START_BOUNDS = {"content": 0.1, "noise": 0.08, "style": 0.04}
+START_BOUNDS = {"content": 0.1, "noise": 0.1, "style": 0.04}
 
 
 @pytest.mark.parametrize("init", ["content", "noise", "style"])

@@ -16,7 +16,7 @@ from PIL import Image
 from nstlib.errors import NSTError
 from nstlib.realtime import TrainConfig, Trainer, TransformerNet, load_model, save_model, shipped
 from nstlib.realtime.cli import list_models, main
-from nstlib.realtime.model import MODELS_DIR, read_card, sha256
+from nstlib.realtime.model import read_card, sha256
 from tests.helpers import IMG, ROOT
 
 CAFE = str(IMG / "style" / "van-gogh-night-cafe.jpg")
@@ -188,10 +188,6 @@ def test_train_writes_a_model_and_card_resumes_and_refuses_to_overwrite(photos, 
     err = capsys.readouterr().err.splitlines()
     assert len(err) == 4 and "already exists" in err[0] and "other options" in err[1]
     assert "no checkpoint to resume" in err[2] and "no such folder" in err[3]
-
-
-def test_models_dir_is_in_the_repository():
-    assert MODELS_DIR == ROOT / "models"
 
 
 def test_the_readme_real_time_example_runs_twice(tmp_path):

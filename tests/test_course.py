@@ -70,7 +70,7 @@ def test_workspace_copies_every_chapter_and_never_overwrites(tmp_path, capsys):
     edited = dest / originals[2].name
     edited.write_text("my notes")
     code, out, _ = run("workspace", str(dest), capsys=capsys)
-    assert code == 0 and "copied 0" in out and "skipped 8" in out and originals[2].name in out
+    assert code == 0 and "copied 0" in out and "skipped 9" in out and originals[2].name in out
     assert edited.read_text() == "my notes"
 
 

@@ -21,7 +21,7 @@ import math
 import os
 import secrets
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -170,21 +170,28 @@ def postprocess(x: torch.Tensor) -> Image.Image:
 SAVE_OPTIONS = {"JPEG": {"quality": 95, "subsampling": 0}, "WEBP": {"quality": 95}}
 
 
+def write_atomically(path: str | Path, write: Callable[[Path], None]) -> None:
+    """Call write(tmp) on a temporary file beside `path`, then rename it into place.
+
+    The file appears whole or not at all: an interrupted write leaves any earlier file as it was.
+    The temporary name keeps `path`'s suffix, so a writer that goes by the suffix (PIL) still can.
+    """
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.part{path.suffix}")
+    try:
+        write(tmp)
+        os.replace(tmp, path)  # same folder, so the rename is atomic
+    finally:
+        tmp.unlink(missing_ok=True)  # only left if the write or the rename failed
+
+
 def save_image(img: Image.Image, path: str | Path) -> None:
     """Save a result; JPEG and WebP at quality 95 (full-resolution chroma for JPEG), not PIL's 75.
 
-    The file appears whole or not at all: it is written beside `path` under a temporary name
-    and renamed into place, so an interrupted save leaves any earlier file as it was.
+    Written with `write_atomically`, so an interrupted save leaves any earlier file as it was.
     """
-    path = Path(path)
-    fmt = Image.registered_extensions().get(path.suffix.lower())
-    # Same folder, so the rename is atomic; the suffix lets PIL name an unknown type as before.
-    tmp = path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.part{path.suffix}")
-    try:
-        img.save(tmp, format=fmt, **SAVE_OPTIONS.get(fmt, {}))
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)  # only left if the save or the rename failed
+    fmt = Image.registered_extensions().get(Path(path).suffix.lower())
+    write_atomically(path, lambda tmp: img.save(tmp, format=fmt, **SAVE_OPTIONS.get(fmt, {})))
 
 
 def show_images(

@@ -26,7 +26,7 @@ import torch
 from torch import nn
 
 from .errors import NSTError, check_choice
-from .images import IMAGENET_MEAN, IMAGENET_STD
+from .images import IMAGENET_MEAN, IMAGENET_STD, write_atomically
 
 
 def _layer_names() -> list[str]:
@@ -162,9 +162,7 @@ def _cached_caffe_state_dict(fold_normalization: bool) -> dict:
     state = caffe_state_dict(fold_normalization=fold_normalization)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".tmp{os.getpid()}")
-        torch.save(state, tmp)
-        os.replace(tmp, path)  # atomic: another process never sees half a file
+        write_atomically(path, lambda tmp: torch.save(state, tmp))  # another process never sees half a file
     except OSError:
         pass  # a read-only home still works, it just converts every time
     return state

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +13,7 @@ from PIL import Image
 
 from ..course import ROOT
 from ..errors import NSTError
-from ..images import resize, to_rgb
+from ..images import resize, to_rgb, write_atomically
 from .network import TransformerNet
 
 #: The shipped models: NAME.pt (weights) beside NAME.json (its card: how it was trained, its sha256).
@@ -25,22 +23,6 @@ MODELS_DIR = ROOT / "models"
 def sha256(path: Path) -> str:
     """Hex SHA-256 of a file's bytes."""
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
-def write_atomically(path: Path, write) -> None:
-    """Call write(tmp_path), then move the file into place, so an interrupted write leaves no torn file."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    umask = os.umask(0)
-    os.umask(umask)
-    try:
-        write(Path(tmp))
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it private; a model file is not
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
 
 
 def card_path(model: Path) -> Path:

@@ -20,12 +20,11 @@ import torch
 
 from ..device import seed_everything
 from ..features import FeatureExtractor
-from ..images import from_pixels, load_tensor
+from ..images import from_pixels, load_tensor, to_pixels, write_atomically
 from ..losses import GramStyle, LossTerms, StyleTransferLoss
 from ..quality import MEASURE_LAYERS, result_ratios
 from ..recipes import recipe_extractor
 from .data import TRAIN_DIR, VAL_DIR, PhotoCrops, image_files
-from .model import write_atomically
 from .network import TransformerNet
 
 
@@ -167,17 +166,13 @@ def validate(
     judge = judge if judge is not None else FeatureExtractor(MEASURE_LAYERS, device=photos[0].device)
     net.eval()
     totals = {"style": 0.0, "content": 0.0}
+    styles: dict[int, torch.Tensor] = {}  # the painting at each photo's long side, read once per size
     for photo in photos:
-        style = load_tensor(style_path, max(photo.shape[-2:]), device=photo.device)
-        out = from_pixels(net(photo_pixels(photo)).clamp(0, 1))
-        for k, v in result_ratios(out, photo, style, judge).items():
+        side = max(photo.shape[-2:])
+        if side not in styles:
+            styles[side] = load_tensor(style_path, side, device=photo.device)
+        out = from_pixels(net(to_pixels(photo).clamp(0, 1)).clamp(0, 1))
+        for k, v in result_ratios(out, photo, styles[side], judge).items():
             totals[k] += v / len(photos)
     net.train()
     return totals
-
-
-def photo_pixels(x: torch.Tensor) -> torch.Tensor:
-    """Normalised tensor -> pixels in [0, 1] (the network's input)."""
-    from ..images import to_pixels
-
-    return to_pixels(x).clamp(0, 1)

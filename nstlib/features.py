@@ -12,14 +12,17 @@ from .errors import NSTError, check_choice, check_count
 from .vgg import LAYER_NAMES, layer_index, load_vgg19
 
 #: Gatys et al. 2016's layers. Their Caffe code tapped conv layers whose outputs Caffe's
-#: in-place ReLU had already rectified, so their "conv1_1" is what we call relu1_1.
+#: in-place ReLU had already rectified, so their "conv1_1" is what we call relu1_1 (and their
+#: content layer "conv4_2" is relu4_2, `NORMALIZED_CONTENT_LAYERS`).
 STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 #: Two objectives, two content layers. d2l's raw objective (weights 1 / 1e4 / 10: chapters 2-5,
-#: `recipes.objective(style_weight=...)`, the command line's --style-weight) uses the paper's
-#: conv4_2, before its ReLU; d2l itself taps index 25 (conv4_4, rectified by the in-place ReLU).
+#: `recipes.objective(style_weight=...)`, the command line's --style-weight) takes the paper's
+#: name conv4_2 literally, before its ReLU (the paper's code read it after: relu4_2); d2l itself
+#: taps index 25 (conv4_4, rectified by the in-place ReLU).
 CONTENT_LAYERS = ("conv4_2",)
 #: The normalised objective (`recipes.objective(strength=...)`: `stylize`, --strength, the
-#: command line's default) and `quality.result_ratios` use relu4_2, as Gatys et al.'s own code does.
+#: command line's default) and `quality.result_ratios` use relu4_2: the paper's "conv4_2" as
+#: Gatys et al.'s Caffe code read it, after the in-place ReLU, like their style layers.
 NORMALIZED_CONTENT_LAYERS = ("relu4_2",)
 #: How each 3x3 convolution pads its map: "zeros" is VGG's own; "reflect" mirrors the map's edge
 #: rows and columns instead, so an edge pixel's neighbourhood looks like an interior one's.

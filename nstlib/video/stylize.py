@@ -34,7 +34,7 @@ from .temporal import TemporalLoss, WithTemporal
 
 STARTS = ("warped", "previous", "content")
 #: Weight of the normalised temporal term (1 = the photo's distance to the warped past result).
-DEFAULT_TEMPORAL_WEIGHT = 5.0
+DEFAULT_TEMPORAL_WEIGHT = 20.0
 #: Later frames stop once the loss fell by less than `DEFAULT_TOL` over this many steps.
 LATER_WINDOW = 10
 #: A frame whose past is trusted on fewer pixels than this is a new shot: stylised like a first frame.

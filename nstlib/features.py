@@ -34,6 +34,18 @@ POOLINGS = ("max", "avg")
 BORDER_PADDING = "reflect"
 
 
+def receptive_field(layer: str) -> int:
+    """Side in px of the input patch one unit of a VGG-19 layer sees (3x3 convolutions, 2x2 pools)."""
+    field, jump = 1, 1
+    for name in LAYER_NAMES[: layer_index(layer) + 1]:
+        if name.startswith("conv"):
+            field += 2 * jump  # a 3x3 convolution adds one unit on each side, `jump` px apart
+        elif name.startswith("pool"):
+            field += jump
+            jump *= 2
+    return field
+
+
 class EdgePaddedConv2d(nn.Conv2d):
     """A convolution that pads its input with its own mirrored edge values (`padding_mode` "reflect").
 

@@ -25,7 +25,7 @@ from .features import (
     STYLE_LAYERS,
     FeatureExtractor,
 )
-from .losses import StyleTransferLoss
+from .losses import BY_SIZE, StyleTransferLoss
 from .synthesis import init_image, parametrize
 from .training import DEFAULT_TOL, DEFAULT_WINDOW, TrainResult, train
 
@@ -50,6 +50,10 @@ def objective(
 ) -> dict:
     """Loss options: normalised at `strength` (content relu4_2), or d2l's raw weights (content conv4_2).
 
+    The normalised objective weights the style layers by size (`losses.size_layer_weights`: a layer
+    whose receptive field spans much of the picture copies the painting's objects, not its strokes);
+    d2l's raw one weights them equally (its relu4_1 term dominates anyway: chapter 3).
+
     The two objectives differ in their content layer as well as their weights: the normalised one
     taps `NORMALIZED_CONTENT_LAYERS` (relu4_2, as Gatys et al.'s code does), d2l's raw one, chosen by
     giving `style_weight`, taps `CONTENT_LAYERS` (conv4_2, the paper's name, chapters 2-5). The
@@ -62,6 +66,7 @@ def objective(
             content_weight=1.0 if content_weight is None else content_weight,
             style_weight=strength,
             tv_weight=NORMALIZED_TV if tv_weight is None else tv_weight,
+            style_layer_weights=BY_SIZE,  # deep layers fade out where their fields span the picture
         )
     given = {"content_weight": content_weight, "style_weight": style_weight, "tv_weight": tv_weight}
     weights = {k: D2L_WEIGHTS[k] if v is None else v for k, v in given.items()}
@@ -93,7 +98,7 @@ def stylize(
     tv_weight: float | None = None,
     content_layers: Sequence[str] | None = None,
     style_layers: Sequence[str] = STYLE_LAYERS,
-    style_layer_weights: Mapping[str, float] | Sequence[float] | None = None,
+    style_layer_weights: Mapping[str, float] | Sequence[float] | str | None = None,
     init: str = "content",
     seed: int = 0,
     parametrization: str = "fourier",
@@ -111,6 +116,7 @@ def stylize(
     images. The objective is `objective(...)`'s: normalised at `strength` (content relu4_2), or
     d2l 14.12's raw weights 1 / 1e4 / 10 (content conv4_2) once `style_weight` is given; style
     layers relu1_1 ... relu5_1 of the Caffe VGG-19 with reflected padding (`recipe_extractor`),
+    weighted by the picture's size in the normalised objective (`losses.size_layer_weights`),
     so the border does not speckle. It stops after `steps`, or earlier once the loss falls by less than
     `tol` over `window` steps (tol=None: always `steps`). `style_weight=1e4`,
     `parametrization="pixels"`, `optimizer="adam"`, `steps=500`, `tol=None` give d2l's objective
@@ -124,6 +130,8 @@ def stylize(
     )
     if content_layers is not None:
         options["content_layers"] = tuple(content_layers)
+    if style_layer_weights is not None:  # else the objective's: by size (normalised) or equal (raw)
+        options["style_layer_weights"] = style_layer_weights
     if extractor is None:
         extractor = recipe_extractor(
             options["content_layers"], style_layers, weights=weights, device=content.device
@@ -133,7 +141,6 @@ def stylize(
         content,
         style,
         style_layers=style_layers,
-        style_layer_weights=style_layer_weights,
         **options,
     )
     first = style if isinstance(style, torch.Tensor) else style[0]

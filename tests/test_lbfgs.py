@@ -59,7 +59,7 @@ def test_same_iterates_as_torch_lbfgs(f, history, steps):
     paths = []
     for make in (
         lambda p: torch.optim.LBFGS(p, lr=0.5, max_iter=1, history_size=history),
-        lambda p: LBFGS(p, lr=0.5, history_size=history),
+        lambda p: LBFGS(p, lr=0.5, history_size=history, max_growth=None),
     ):
         x = start.clone().requires_grad_(True)
         opt = make([x])
@@ -77,3 +77,34 @@ def test_same_iterates_as_torch_lbfgs(f, history, steps):
         paths.append(torch.stack(path))
     assert f(paths[1][-1]) < f(start) - 0.5 * (f(start) - f(paths[0][-1]))  # it does optimise
     torch.testing.assert_close(paths[1], paths[0], rtol=1e-9, atol=1e-9)
+
+
+def flat_start(x):
+    """A wide, shallow bowl: a tiny first step (1 / |grad|_1) and then a curvature estimate 1e4 x longer."""
+    scales = torch.linspace(1e-3, 2e-3, x.numel(), dtype=x.dtype)
+    return 0.5 * (scales * (x - 1) ** 2).sum()
+
+
+def step_lengths(max_growth, steps=12):
+    x = torch.zeros(10_000, dtype=torch.float64, requires_grad=True)
+    opt = LBFGS([x], history_size=5, max_growth=max_growth)
+
+    def closure():
+        opt.zero_grad()
+        loss = flat_start(x)
+        loss.backward()
+        return loss
+
+    lengths, losses = [], []
+    for _ in range(steps):
+        losses.append(float(opt.step(closure).detach()))
+        lengths.append(float(opt.step_taken.norm()))
+    return torch.tensor(lengths), losses
+
+
+def test_max_growth_bounds_each_step_by_the_last():
+    free, _ = step_lengths(None)
+    capped, losses = step_lengths(10.0)
+    assert (free[1:] / free[:-1]).max() > 100  # unbounded, the second step jumps
+    assert (capped[1:] / capped[:-1]).max() <= 10 * (1 + 1e-9)
+    assert losses[-1] < 0.5 * losses[0]  # and it still optimises

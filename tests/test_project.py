@@ -11,7 +11,7 @@ from tests.helpers import IMG, ROOT, NetworkBlocked
 
 def test_every_image_has_a_credit_row_and_every_row_a_file():
     credits = (IMG / "CREDITS.md").read_text()
-    row_list = re.findall(r"^\| ([\w.-]+\.jpg) \|", credits, flags=re.M)
+    row_list = re.findall(r"^\| ([\w.-]+\.(?:jpg|png)) \|", credits, flags=re.M)
     rows = set(row_list)
     assert len(row_list) == len(rows), "a file has two credit rows"
     # every image under img/, at any depth (content/, style/, train/, train/val/, eval/, ...)

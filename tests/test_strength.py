@@ -7,6 +7,7 @@ import torch
 
 import nstlib as nl
 from nstlib.quality import MEASURE_LAYERS, result_ratios
+from nstlib.losses import BY_SIZE, size_layer_weights
 from nstlib.recipes import D2L_WEIGHTS, NORMALIZED_CONTENT_LAYERS, NORMALIZED_TV, objective
 from nstlib.training import LossLog
 from tests.helpers import IMG, small
@@ -67,6 +68,7 @@ def test_objective_is_normalised_unless_a_style_weight_is_given():
         content_weight=1.0,
         style_weight=nl.DEFAULT_STRENGTH,
         tv_weight=NORMALIZED_TV,
+        style_layer_weights=BY_SIZE,
     )
     assert objective(strength=3.0)["style_weight"] == 3.0
     d2l = objective(style_weight=1e4)
@@ -85,7 +87,7 @@ def test_converged_compares_the_best_loss_before_and_within_the_window():
 def test_the_stop_rule_ends_a_run_once_the_loss_flattens(recipe_ext):
     content, style = small("content/chelsea-cat.jpg", 48), small("style/van-gogh-night-cafe.jpg", 48)
     capped = nl.stylize(content, style, extractor=recipe_ext, steps=200, tol=None, progress=False)
-    stopped = nl.stylize(content, style, extractor=recipe_ext, steps=200, tol=0.01, window=30, progress=False)
+    stopped = nl.stylize(content, style, extractor=recipe_ext, steps=200, tol=0.02, window=30, progress=False)
     assert capped.stopped == "step cap" and len(capped.history["total"]) == 200
     assert stopped.stopped == "converged" and len(stopped.history["total"]) < 200
     # Stopping early gives up little: within 5% of the loss the full cap reaches.
@@ -102,12 +104,11 @@ def test_result_ratios_known_values(judge):
         result_ratios(photo, photo, style, nl.FeatureExtractor(nl.STYLE_LAYERS, net=judge.net))
 
 
-# Style-ratio bounds per start, above what this setup measures on a CPU (style ratio 0.092 / 0.071 /
-# 0.034 with one thread; the noise start reads 0.086 with two, as CI runs it; content ratio 0.54 /
-# 0.58 / 0.70). At 96 px chapter 6's 0.06 band is not
-# reached from the content start: these bound the test's own runs; the band is measured at 256 px
-# (benchmarks/quality.py, docs/quality.md).
-START_BOUNDS = {"content": 0.1, "noise": 0.1, "style": 0.04}
+# Style-ratio bounds per start, above what this setup measures on a CPU (style ratio 0.161 / 0.161 /
+# 0.112; content ratio 0.30 / 0.40 / 0.41). At 96 px the defaults weight only the shallow style
+# layers (`size_layer_weights`: relu4_1 and relu5_1 span the picture), so the measure's deep layers
+# stay far from the painting; the band is measured at 256 px (benchmarks/quality.py, docs/quality.md).
+START_BOUNDS = {"content": 0.2, "noise": 0.2, "style": 0.15}
 
 
 @pytest.mark.parametrize("init", ["content", "noise", "style"])
@@ -117,7 +118,7 @@ def test_default_strength_paints_from_either_start(recipe_ext, judge, init):
     r = nl.stylize(content, style, extractor=recipe_ext, init=init, progress=False)
     ratios = result_ratios(r.image, content, style, judge)
     assert ratios["style"] <= START_BOUNDS[init], ratios
-    assert 0.45 <= ratios["content"] <= 0.75, ratios  # the cat is still there
+    assert 0.2 <= ratios["content"] <= 0.55, ratios  # the cat is still there
 
 
 def test_in_range_optimises_the_picture_that_is_saved(recipe_ext, judge):
@@ -132,5 +133,52 @@ def test_in_range_optimises_the_picture_that_is_saved(recipe_ext, judge):
     optimised = result_ratios(r.image, content, style, judge)
     saved = result_ratios(nl.preprocess(nl.postprocess(r.image)), content, style, judge)
     assert saved["style"] == pytest.approx(optimised["style"], rel=0.05), (saved, optimised)  # 8-bit rounding
-    # Measured on a CPU with this setup: style 0.109, content 0.65 as saved.
-    assert saved["style"] <= 0.12 and 0.55 <= saved["content"] <= 0.75, saved
+    # Measured on a CPU with this setup: style 0.200, content 0.36 as saved.
+    assert saved["style"] <= 0.24 and 0.25 <= saved["content"] <= 0.5, saved
+
+
+def test_receptive_fields_and_the_size_rule():
+    from nstlib.features import receptive_field
+
+    assert [receptive_field(n) for n in (*nl.STYLE_LAYERS, "relu4_2")] == [3, 10, 24, 68, 156, 84]
+    at_256 = size_layer_weights(nl.STYLE_LAYERS, 170, 256)
+    assert [at_256[n] for n in ("relu1_1", "relu2_1", "relu3_1", "relu5_1")] == [1.0, 1.0, 1.0, 0.0]
+    assert at_256["relu4_1"] == pytest.approx((0.35 - 68 / 256) / 0.25)  # about a third
+    # The deep layers come back as the picture grows past their fields; the long side decides.
+    weights = [size_layer_weights(["relu5_1"], side // 2, side)["relu5_1"] for side in (256, 512, 1024, 4096)]
+    assert weights == sorted(weights) and weights[0] == 0 and weights[-1] == 1
+    assert size_layer_weights(["relu4_1"], 512, 300) == size_layer_weights(["relu4_1"], 300, 512)
+
+
+def test_by_size_weights_reach_the_loss_and_refuse_a_picture_no_layer_fits(recipe_ext):
+    content, style = small("content/chelsea-cat.jpg", 64), small("style/van-gogh-night-cafe.jpg", 64)
+    loss = nl.StyleTransferLoss(recipe_ext, content, style, **objective())
+    assert loss.layer_weights == size_layer_weights(nl.STYLE_LAYERS, *content.shape[-2:])
+    assert loss.layer_weights["relu5_1"] == 0 < loss.layer_weights["relu2_1"]
+    with torch.no_grad():  # normalised over the weights that count: the style term still starts at strength
+        assert loss(content).style.item() == pytest.approx(nl.DEFAULT_STRENGTH, rel=1e-4)
+    with pytest.raises(nl.NSTError, match="every style layer's receptive field spans the picture"):
+        nl.StyleTransferLoss(recipe_ext, content, style, **{**objective(), "style_layers": ["relu5_1"]})
+    with pytest.raises(nl.NSTError, match="must be weights or 'by size'"):
+        nl.StyleTransferLoss(recipe_ext, content, style, **{**objective(), "style_layer_weights": "bigger"})
+
+
+def test_result_ratios_average_the_layers(judge):
+    from nstlib.losses import content_loss, gram, style_loss
+
+    photo, style = small("content/chelsea-cat.jpg", 64), small("style/van-gogh-night-cafe.jpg", 64)
+    painting = nl.init_image(photo, style, init="style")
+    halfway = 0.5 * (photo + painting)
+    got = result_ratios(halfway, photo, style, judge)
+    f = {k: judge(x) for k, x in [("out", halfway), ("photo", photo), ("style", style), ("painting", painting)]}
+    per_style = [
+        style_loss(f["out"][n], gram(f["style"][n])) / style_loss(f["photo"][n], gram(f["style"][n]))
+        for n in nl.STYLE_LAYERS
+    ]
+    per_content = [
+        content_loss(f["out"][n], f["photo"][n]) / content_loss(f["painting"][n], f["photo"][n])
+        for n in ("relu4_2", "relu5_1")
+    ]
+    assert got["style"] == pytest.approx(float(sum(per_style)) / 5, rel=1e-4)
+    assert got["content"] == pytest.approx(float(sum(per_content)) / 2, rel=1e-4)
+    assert 0 < got["content"] < 1 and 0 < got["style"] < 1  # between the photo and the painting

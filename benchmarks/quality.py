@@ -1,13 +1,15 @@
 """How painted are the defaults? Style and content ratios of `stylize` at its defaults, per pair.
 
-    python benchmarks/quality.py                        # the course pairs at 256 px (CPU default)
-    python benchmarks/quality.py --size 512 --out benchmarks/results/quality-cuda.md
+    python benchmarks/quality.py                        # course pairs + evaluation photos, 256 px (CPU)
+    python benchmarks/quality.py --set eval --sheet docs/eval-contact-sheet.jpg
     python benchmarks/quality.py --pair photo.jpg painting.jpg   # any pair (repeatable)
 
 Runs as the command line does (`in_range=True`); each result is judged as it is saved (clamped to
-[0, 1], 8-bit) by `nstlib.result_ratios` through the plain VGG-19 (zero padding, as trained): style ratio
-<= 0.06 and content ratio 0.15-0.6 is the band docs/quality.md calls "painted, subject recognisable".
-Prints a Markdown table (also written to --out) with steps, why the run stopped and its seconds.
+[0, 1], 8-bit) by `nstlib.result_ratios` through the plain VGG-19 (zero padding, as trained):
+`nstlib.quality.in_band` is the band docs/quality.md calls "painted, subject recognisable". The
+evaluation photos (`img/eval/`) are never used to tune anything; each gets one of five paintings.
+Prints a Markdown table (also written to --out) with steps, why the run stopped and its seconds;
+--sheet saves every result as one contact sheet (photo and painting inset, ratios under each).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
 import torch
 
 import nstlib as nl
-from nstlib.quality import MEASURE_LAYERS
+from nstlib.quality import MEASURE_LAYERS, in_band
 from nstlib.recipes import recipe_extractor
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,7 +35,22 @@ COURSE_PAIRS = [
     ("content/roebling-bridge.jpg", "style/kandinsky-composition-viii.jpg"),
     ("content/honey-bee.jpg", "style/van-gogh-the-harvest.jpg"),
 ]
-STYLE_MAX, CONTENT_BAND = 0.06, (0.15, 0.6)
+PAINTINGS = [
+    "style/van-gogh-night-cafe.jpg",
+    "style/hokusai-great-wave.jpg",
+    "style/van-gogh-church-at-auvers.jpg",
+    "style/kandinsky-composition-viii.jpg",
+    "style/van-gogh-the-harvest.jpg",
+]
+#: The photos that tested the defaults first: an animal on a branch with the Night Café, a launch pad
+#: with the Great Wave; the others take the five paintings in turn (alphabetical order).
+FIRST_SEEN = {"kingfisher-on-a-branch": PAINTINGS[0], "rocket-launch-pad": PAINTINGS[1]}
+
+
+def eval_pairs() -> list[tuple[str, str]]:
+    """Each evaluation photo with its painting (paths relative to img/)."""
+    photos = sorted(p.stem for p in (ROOT / "img" / "eval").glob("*.jpg"))
+    return [(f"eval/{p}.jpg", FIRST_SEEN.get(p, PAINTINGS[i % len(PAINTINGS)])) for i, p in enumerate(photos)]
 
 
 def measure(
@@ -56,7 +73,8 @@ def measure(
     if save is not None:
         save.mkdir(parents=True, exist_ok=True)
         nl.save_image(picture, save / f"{photo.stem}--{painting.stem}.jpg")
-    ok = ratios["style"] <= STYLE_MAX and CONTENT_BAND[0] <= ratios["content"] <= CONTENT_BAND[1]
+    shown = (nl.postprocess(content), picture, nl.postprocess(style))
+    ok = in_band(ratios)
     h, w = content.shape[-2:]
     return {
         "pair": f"{photo.stem} / {painting.stem}",
@@ -66,6 +84,7 @@ def measure(
         "seconds": result.seconds,
         **ratios,
         "ok": ok,
+        "pictures": shown,
     }
 
 
@@ -85,6 +104,36 @@ def table(rows: list[dict], header: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def contact_sheet(rows: list[dict], path: Path, *, cols: int = 4, cell: int = 320) -> None:
+    """Every result on one JPEG: photo (top left) and painting (top right) inset, ratios underneath."""
+    from PIL import Image, ImageDraw, ImageOps
+
+    caption = 34
+    pictures = []
+    for r in rows:
+        photo, result, painting = r["pictures"]
+        picture = result.copy()
+        picture.thumbnail((cell - 6, round(0.8 * cell)))
+        for j, inset in enumerate((photo, painting)):
+            thumb = inset.copy()
+            thumb.thumbnail((picture.width // 4, picture.height // 4))
+            thumb = ImageOps.expand(thumb, border=1, fill="white")
+            picture.paste(thumb, (0 if j == 0 else picture.width - thumb.width, 0))
+        pictures.append(picture)
+    heights = [max(p.height for p in pictures[i : i + cols]) + caption for i in range(0, len(pictures), cols)]
+    sheet = Image.new("RGB", (cols * cell, sum(heights)), "white")
+    draw = ImageDraw.Draw(sheet)
+    for i, (r, picture) in enumerate(zip(rows, pictures)):
+        x, y = (i % cols) * cell, sum(heights[: i // cols])
+        sheet.paste(picture, (x + (cell - picture.width) // 2, y))
+        band = "in band" if r["ok"] else "OUT of band"
+        top = y + picture.height + 3
+        draw.text((x + 6, top), r["pair"][:52], fill="black")
+        draw.text((x + 6, top + 14), f"style {r['style']:.3f}  content {r['content']:.2f}  {band}", fill="black")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sheet.save(path, quality=85)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the pairs, print the table, write it to --out if given."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -93,9 +142,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--pair", nargs=2, action="append", type=Path, metavar=("PHOTO", "PAINTING"))
     p.add_argument("--out", type=Path, default=None, help="write the table here too")
     p.add_argument("--save", type=Path, default=None, help="save each result into this folder")
+    p.add_argument("--set", choices=("course", "eval", "both"), default="both", help="which pairs")
+    p.add_argument("--sheet", type=Path, default=None, help="save all results as one contact sheet")
     args = p.parse_args(argv)
     device = nl.default_device()
-    pairs = args.pair or [(ROOT / "img" / c, ROOT / "img" / s) for c, s in COURSE_PAIRS]
+    chosen = {"course": COURSE_PAIRS, "eval": eval_pairs(), "both": COURSE_PAIRS + eval_pairs()}[args.set]
+    pairs = args.pair or [(ROOT / "img" / c, ROOT / "img" / s) for c, s in chosen]
     net = nl.load_vgg19("caffe", device=device)
     judge = nl.FeatureExtractor(MEASURE_LAYERS, net=net)
     extractor = recipe_extractor(net=net)
@@ -113,12 +165,14 @@ def main(argv: list[str] | None = None) -> int:
                 save=args.save,
             )
         )
-        print(rows[-1], flush=True)
+        print({k: v for k, v in rows[-1].items() if k != "pictures"}, flush=True)
     header = f"`stylize` defaults (strength {args.strength:g}) at {args.size} px on {device}:"
     text = table(rows, header)
     print(text)
     if args.out:
         args.out.write_text(text)
+    if args.sheet:
+        contact_sheet(rows, args.sheet)
     return 0 if all(r["ok"] for r in rows) else 1
 
 

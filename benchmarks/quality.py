@@ -129,7 +129,9 @@ def contact_sheet(rows: list[dict], path: Path, *, cols: int = 4, cell: int = 32
         band = "in band" if r["ok"] else "OUT of band"
         top = y + picture.height + 3
         draw.text((x + 6, top), r["pair"][:52], fill="black")
-        draw.text((x + 6, top + 14), f"style {r['style']:.3f}  content {r['content']:.2f}  {band}", fill="black")
+        draw.text(
+            (x + 6, top + 14), f"style {r['style']:.3f}  content {r['content']:.2f}  {band}", fill="black"
+        )
     path.parent.mkdir(parents=True, exist_ok=True)
     sheet.save(path, quality=85)
 

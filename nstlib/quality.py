@@ -125,7 +125,9 @@ def result_ratios(
         return float(style_loss(out[n].float(), target) / style_loss(ph[n].float(), target))
 
     def content_ratio(n: str) -> float:
-        return float(content_loss(out[n].float(), ph[n].float()) / content_loss(resized[n].float(), ph[n].float()))
+        return float(
+            content_loss(out[n].float(), ph[n].float()) / content_loss(resized[n].float(), ph[n].float())
+        )
 
     return {
         "style": sum(map(style_ratio, STYLE_MEASURE_LAYERS)) / len(STYLE_MEASURE_LAYERS),

@@ -6,8 +6,8 @@ import pytest
 import torch
 
 import nstlib as nl
-from nstlib.quality import MEASURE_LAYERS, result_ratios
 from nstlib.losses import BY_SIZE, size_layer_weights
+from nstlib.quality import MEASURE_LAYERS, result_ratios
 from nstlib.recipes import D2L_WEIGHTS, NORMALIZED_CONTENT_LAYERS, NORMALIZED_TV, objective
 from nstlib.training import LossLog
 from tests.helpers import IMG, small
@@ -170,7 +170,9 @@ def test_result_ratios_average_the_layers(judge):
     painting = nl.init_image(photo, style, init="style")
     halfway = 0.5 * (photo + painting)
     got = result_ratios(halfway, photo, style, judge)
-    f = {k: judge(x) for k, x in [("out", halfway), ("photo", photo), ("style", style), ("painting", painting)]}
+    f = {
+        k: judge(x) for k, x in [("out", halfway), ("photo", photo), ("style", style), ("painting", painting)]
+    }
     per_style = [
         style_loss(f["out"][n], gram(f["style"][n])) / style_loss(f["photo"][n], gram(f["style"][n]))
         for n in ("relu1_1", "relu2_1", "relu3_1", "relu4_1")
@@ -181,4 +183,6 @@ def test_result_ratios_average_the_layers(judge):
     ]
     assert got["style"] == pytest.approx(float(sum(per_style)) / 4, rel=1e-4)
     assert got["content"] == pytest.approx(float(sum(per_content)) / 2, rel=1e-4)
-    assert 0 < got["content"] < 1  # between the photo and the painting (a blend of pixels is no blend of Grams)
+    assert (
+        0 < got["content"] < 1
+    )  # between the photo and the painting (a blend of pixels is no blend of Grams)

@@ -197,7 +197,14 @@ def test_fourier_image_reaches_the_pixel_loss_in_fewer_lbfgs_passes(caffe_net):
     ext = nl.FeatureExtractor(nl.STYLE_LAYERS + nl.CONTENT_LAYERS + ("relu4_2",), net=caffe_net)
     equal = dict(style_layer_weights=(1.0,) * len(nl.STYLE_LAYERS))
     pixels = nl.stylize(
-        content, style, extractor=ext, optimizer="lbfgs", steps=40, progress=False, parametrization="pixels", **equal
+        content,
+        style,
+        extractor=ext,
+        optimizer="lbfgs",
+        steps=40,
+        progress=False,
+        parametrization="pixels",
+        **equal,
     )
     bar = pixels.history["total"][-1]
     fourier = nl.stylize(

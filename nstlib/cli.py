@@ -140,16 +140,27 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _check_output(out: Path, inputs: list[Path], force: bool, new_folder: bool = False) -> None:
+def check_output(
+    out: Path,
+    inputs: list[Path],
+    force: bool,
+    *,
+    new_folder: bool = False,
+    kind: str = "image",
+    types: tuple[str, ...] = IMAGE_TYPES,
+    endings: str = ".jpg or .png",
+    input_label: str = "an input image",
+) -> None:
+    """Refuse an input as output, a folder, an existing file without --force, an unknown type, a missing folder."""
     for src in inputs:
         if out.resolve() == src.resolve() or (out.exists() and src.exists() and out.samefile(src)):
-            raise NSTError(f"{out}: is an input image; choose another output path")
+            raise NSTError(f"{out}: is {input_label}; choose another output path")
     if out.is_dir():
-        raise NSTError(f"{out}: is a folder; name the output file, e.g. -o {out / 'result.jpg'}")
+        raise NSTError(f"{out}: is a folder; name the output file, e.g. -o {out / f'result{types[0]}'}")
     if out.exists() and not force:
         raise NSTError(f"{out}: already exists; choose another path or add --force to overwrite it")
-    if out.suffix.lower() not in IMAGE_TYPES:
-        raise NSTError(f"{out}: unknown image type {out.suffix!r}; end the name in .jpg or .png")
+    if out.suffix.lower() not in types:
+        raise NSTError(f"{out}: unknown {kind} type {out.suffix!r}; end the name in {endings}")
     if not (out.parent.is_dir() or new_folder):
         raise NSTError(f"{out}: folder {out.parent} does not exist; create it first")
 
@@ -170,7 +181,7 @@ def plan_outputs(contents: list[Path], out: Path, inputs: list[Path], force: boo
         if len(set(outputs)) < len(outputs):
             raise NSTError(f"two photos share a file name, so their results would share {out}/; rename one")
     for o in outputs:
-        _check_output(o, inputs, force, new_folder=len(outputs) > 1)
+        check_output(o, inputs, force, new_folder=len(outputs) > 1)
     return outputs
 
 

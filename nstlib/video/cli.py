@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from ..cli import DEFAULT_SIZE, _loading, _number, run_main
+from ..cli import DEFAULT_SIZE, _loading, _number, check_output, run_main
 from ..device import default_device
 from ..errors import NSTError, OneLineParser
 from ..images import load_tensor
@@ -81,20 +81,6 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def check_output(out: Path, clip: Path, force: bool) -> None:
-    """Refuse the input itself, an existing file without --force, an unknown type or a missing folder."""
-    if out.resolve() == clip.resolve() or (out.exists() and clip.exists() and out.samefile(clip)):
-        raise NSTError(f"{out}: is the input clip; choose another output path")
-    if out.is_dir():
-        raise NSTError(f"{out}: is a folder; name the output file, e.g. -o {out / 'result.mp4'}")
-    if out.exists() and not force:
-        raise NSTError(f"{out}: already exists; choose another path or add --force to overwrite it")
-    if out.suffix.lower() not in VIDEO_TYPES:
-        raise NSTError(f"{out}: unknown video type {out.suffix!r}; end the name in .mp4 or .gif")
-    if not out.parent.is_dir():
-        raise NSTError(f"{out}: folder {out.parent} does not exist; create it first")
-
-
 def _check_options(args: argparse.Namespace) -> None:
     if args.model and (args.temporal_weight is not None or args.independent):
         raise NSTError(
@@ -157,7 +143,15 @@ def _frames(args: argparse.Namespace, frames: list[np.ndarray], side: int, devic
 def run(args: argparse.Namespace) -> Path:
     """Stylise the clip as the parsed arguments say and write it; returns the output path."""
     started = time.perf_counter()
-    check_output(args.output, args.clip, args.force)
+    check_output(
+        args.output,
+        [args.clip],
+        args.force,
+        kind="video",
+        types=VIDEO_TYPES,
+        endings=".mp4 or .gif",
+        input_label="the input clip",
+    )
     _check_options(args)
     info = probe(args.clip)
     device = torch.device(args.device) if args.device else default_device()

@@ -100,10 +100,17 @@ def measure(name: str, frames, clip, style, motion, judge) -> dict:
         "curve": e["curve"],
         "style": statistics.mean(r["style"] for r in ratios),
         "content": statistics.mean(r["content"] for r in ratios),
+        "styles": [r["style"] for r in ratios],
+        "contents": [r["content"] for r in ratios],
         "first_s": frames[0].seconds,
         "later_s": statistics.mean(f.seconds for f in frames[1:]),
         "steps": statistics.mean(f.steps for f in frames[1:]),
     }
+
+
+def worst(values: list[float], base: list[float]) -> float:
+    """The frame whose ratio is farthest from the independent run's same frame: its value / the base's."""
+    return max((v / b for v, b in zip(values, base)), key=lambda q: abs(q - 1))
 
 
 def table(clip_name: str, rows: list[dict], clip, args) -> str:
@@ -114,13 +121,15 @@ def table(clip_name: str, rows: list[dict], clip, args) -> str:
         f"### {clip_name}: {len(clip)} frames, {w}x{h} px",
         "",
         "| method | E | E / input's | E / independent's | style | content | style / indep. | content / indep. "
+        "| worst frame: style / indep. | worst frame: content / indep. "
         "| later s/frame | first s | later / first | steps/frame |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         lines.append(
             f"| {r['method']} | {r['E']:.4f} | {r['E_rel']:.2f} | {r['E'] / base['E']:.2f} | {r['style']:.3f} | "
             f"{r['content']:.3f} | {r['style'] / base['style']:.2f} | {r['content'] / base['content']:.2f} | "
+            f"{worst(r['styles'], base['styles']):.2f} | {worst(r['contents'], base['contents']):.2f} | "
             f"{r['later_s']:.2f} | {r['first_s']:.2f} | {r['later_s'] / r['first_s']:.2f} | {r['steps']:.0f} |"
         )
     lines += ["", "Per-frame warping error (the flicker curve), frames 1 ...:", ""]

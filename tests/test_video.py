@@ -254,3 +254,17 @@ def test_every_clip_has_a_credit_row():
     for path in (IMG / "video").iterdir():
         info = probe(path)
         assert path.stat().st_size <= 2e6 and info.frames / info.fps <= 4  # small and short
+
+
+def test_a_scene_cut_is_stylised_like_a_first_frame(clip):
+    other = pan(nl.load_image(IMG / "content" / "coffee.jpg", 160), shape=(48, 64), frames=2, step=(DX, 0))
+    spliced = clip[:2] + other
+    style = nl.load_tensor(CAFE, 64)
+    with_rule = list(stylize_frames(spliced, style, steps=3))
+    without = list(stylize_frames(spliced, style, steps=3, cut_below=0))
+    assert with_rule[2].reliable < 0.3 < with_rule[3].reliable  # the cut, then motion again
+    # with the rule the cut frame starts from its own photo; without, from the previous shot warped
+    alone = next(stylize_frames(spliced[2:3], style, steps=3))
+    assert np.array_equal(with_rule[2].pixels, alone.pixels)
+    own = [np.abs(f[2].pixels.astype(float) - spliced[2]).mean() for f in (with_rule, without)]
+    assert own[0] < own[1]

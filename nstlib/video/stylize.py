@@ -120,12 +120,15 @@ def stylize_frames(
     extractor: FeatureExtractor | None = None,
     first: torch.Tensor | None = None,
     precision: str = "auto",
+    cut_below: float = CUT_BELOW,
 ) -> Iterator[Frame]:
     """Stylise (H, W, 3) uint8 frames with a normalised painting `style`, yielding each `Frame` when done.
 
     `start`: "warped" (default; with the temporal loss at `temporal_weight`, default
     `DEFAULT_TEMPORAL_WEIGHT`), "previous" (unwarped) or "content" (independent frames). `first`: a
     first frame already stylised (normalised), e.g. to compare starts from the same first frame.
+    A frame whose past is trusted on fewer than `cut_below` of its pixels is stylised like a first
+    frame (a scene cut; 0 turns the rule off).
     """
     weight = _temporal_weight(start, temporal_weight)
     opt = _Optimiser(style, extractor, dict(strength=strength, steps=steps, tol=tol, precision=precision))
@@ -140,7 +143,7 @@ def stylize_frames(
             trusted = float(mask.mean())
         if t == 0 and first is not None:
             result = TrainResult(first.to(style.device), {"step": [0]}, stopped="given")
-        elif t == 0 or start == "content" or trusted < CUT_BELOW:
+        elif t == 0 or start == "content" or trusted < cut_below:
             result = opt.first(photo)
         else:
             past = warp(previous, backward) if start == "warped" else previous

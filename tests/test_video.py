@@ -35,7 +35,7 @@ from nstlib.video import (
 )
 from nstlib.video import cli as video_cli
 from nstlib.video.cli import main
-from nstlib.video.stylize import DEFAULT_BLEND
+from nstlib.video.stylize import DEFAULT_BLEND, DEFAULT_TEMPORAL_WEIGHT
 from tests.helpers import IMG, ROOT
 
 CAFE = str(IMG / "style" / "van-gogh-night-cafe.jpg")
@@ -227,7 +227,8 @@ def test_the_command_line_stylises_a_clip(clip_file, tmp_path, capsys):
     assert main(args) == 0
     said = capsys.readouterr().out
     assert re.fullmatch(
-        r"wrote .*out\.gif \(3 frames, 64x48 px, 10 fps, strength 20, temporal weight [\d.]+, cpu\) in [\d.]+ s; "
+        r"wrote .*out\.gif \(3 frames, 64x48 px, 10 fps, strength 20, "
+        rf"temporal weight {DEFAULT_TEMPORAL_WEIGHT:g}, cpu\) in [\d.]+ s; "
         r"first frame [\d.]+ s, later [\d.]+ s each; temporal error [\d.]+x the input's\n",
         said,
     ), said

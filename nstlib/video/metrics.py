@@ -97,5 +97,7 @@ def plot_flicker(curves: Mapping[str, Sequence[float]], *, ax=None):
         ax.plot(range(1, len(curve) + 1), curve, marker=".", label=name)
     ax.set_xlabel("frame")
     ax.set_ylabel("warping error (mean |S_t - warp(S_t-1)|)")
+    ax.xaxis.get_major_locator().set_params(integer=True)  # frames are whole numbers
+    ax.set_ylim(bottom=0)  # so that the curves' heights compare as ratios
     ax.legend(fontsize=8)
     return ax

@@ -100,6 +100,11 @@ class Progress:
             )
 
 
+def _threads() -> str:
+    n = torch.get_num_threads()
+    return f"{n} thread" if n == 1 else f"{n} threads"
+
+
 def _card(trainer: Trainer, args: argparse.Namespace, command: str, final: dict, wall: float) -> dict:
     tail = trainer.history[-50:]
     return {
@@ -111,7 +116,7 @@ def _card(trainer: Trainer, args: argparse.Namespace, command: str, final: dict,
         "iterations": trainer.step,
         "minutes": round(trainer.seconds / 60, 2),
         "wall_minutes_this_run": round(wall / 60, 2),
-        "device": f"{trainer.device} ({torch.get_num_threads()} threads), torch {torch.__version__}",
+        "device": f"{trainer.device} ({_threads()}), torch {torch.__version__}",
         "final_loss": {
             k: round(sum(r[k] for r in tail) / len(tail), 4) for k in ("content", "style", "tv", "total")
         },

@@ -1,6 +1,6 @@
 """How much a stylised clip flickers, and whether each frame is still a stylisation of its photo.
 
-Warping error (Lai et al. 2018): for each frame t >= 1, the mean of |S_t - warp(S_{t-1})| over RGB in
+Warping error (after Lai et al. 2018, with absolute instead of squared differences): for each frame t >= 1, the mean of |S_t - warp(S_{t-1})| over RGB in
 [0, 1] and over the pixels the *input* clip's flow trusts (`flow.occlusions`); E is its mean over
 frames. The flow and the mask come from the input frames, so every stylisation of a clip is judged
 along the same motion. E is reported relative to the input clip's own E (the same quantity on the

@@ -138,8 +138,14 @@ def find_chapter(chapter: str | int) -> Path:
         numbered = key.isdigit() and number.isdigit() and int(key) == int(number)
         if numbered or key.upper() == number or key in (path.name, path.stem):
             return path
+    prefixes = [p.name.split("_", 1)[0] for p in chapters()]
+    numbers = [int(n) for n in prefixes if n.isdigit()]
+    appendices = ", ".join(n for n in prefixes if not n.isdigit())
     names = ", ".join(p.name for p in chapters())
-    raise NSTError(f"no chapter {key!r}; give its number (1-{len(chapters())}) or its file name ({names})")
+    raise NSTError(
+        f"no chapter {key!r}; give its number ({min(numbers)}-{max(numbers)}), an appendix ({appendices}) "
+        f"or its file name ({names})"
+    )
 
 
 def make_workspace(dest: str | Path | None = None) -> tuple[Path, list[Path], list[Path]]:

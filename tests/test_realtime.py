@@ -111,6 +111,9 @@ def test_every_shipped_model_matches_its_card_and_is_small():
         )
         assert card["command"].startswith("python -m nstlib.realtime train ")
         assert set(card["validation"]["512px"]) == {"style", "content"}
+        stages = [card, *card["earlier"]]  # every stage on record, and the totals are their sums
+        assert card["total_iterations"] == sum(s["iterations"] for s in stages), name
+        assert card["total_minutes"] == pytest.approx(sum(s["minutes"] for s in stages), abs=0.01), name
         assert isinstance(load_model(name), TransformerNet)
 
 
@@ -182,6 +185,13 @@ def test_train_writes_a_model_and_card_resumes_and_refuses_to_overwrite(photos, 
     assert main(["train", *common, "--steps", "3"]) == 2  # exists
     assert main(["train", *common, "--steps", "3", "--resume"]) == 0
     assert json.loads(out.with_suffix(".json").read_text())["iterations"] == 3
+    tuned = tmp_path / "tuned.pt"  # fine-tuning records the base's stage and sums the cost
+    assert (
+        main(["train", *common[:1], "-o", str(tuned), *common[3:], "--steps", "1", "--from", str(out)]) == 0
+    )
+    card = json.loads(tuned.with_suffix(".json").read_text())
+    assert [e["iterations"] for e in card["earlier"]] == [3] and card["total_iterations"] == 4
+    assert card["total_minutes"] == pytest.approx(card["minutes"] + card["earlier"][0]["minutes"], abs=0.01)
     assert main(["train", *common, "--steps", "3", "--resume", "--strength", "5"]) == 2  # other options
     assert main(["train", CAFE, "-o", str(tmp_path / "n.pt"), "--resume"]) == 2  # nothing to resume
     assert main(["train", CAFE, "-o", CAFE.replace(".jpg", ".pt"), "--data", str(tmp_path / "none")]) == 2

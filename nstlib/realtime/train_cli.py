@@ -14,7 +14,7 @@ from ..course import ROOT
 from ..errors import NSTError
 from ..features import FeatureExtractor
 from ..quality import MEASURE_LAYERS
-from .model import load_model, resolve, save_model
+from .model import load_model, read_card, resolve, save_model
 from .train import TrainConfig, Trainer, validate, validation_photos
 
 DEFAULT_MINUTES = 10.0
@@ -105,8 +105,18 @@ def _threads() -> str:
     return f"{n} thread" if n == 1 else f"{n} threads"
 
 
+def _earlier(base: str | None) -> list[dict]:
+    """The training stages before this run: the base model's own stage, then the ones it came from."""
+    if not base:
+        return []
+    card = read_card(resolve(base))
+    stage = {k: card[k] for k in ("command", "iterations", "minutes", "device") if k in card}
+    return [stage, *card.get("earlier", [])]
+
+
 def _card(trainer: Trainer, args: argparse.Namespace, command: str, final: dict, wall: float) -> dict:
     tail = trainer.history[-50:]
+    earlier = _earlier(args.base)
     return {
         "name": args.output.stem,
         "style": trainer.config.style,
@@ -123,6 +133,9 @@ def _card(trainer: Trainer, args: argparse.Namespace, command: str, final: dict,
         "validation": final,
         "validation_history": trainer.validation,
         "config": dataclasses.asdict(trainer.config),
+        "earlier": earlier,  # a fine-tuned model's lineage, so that its cost in all stays on record
+        "total_iterations": trainer.step + sum(e["iterations"] for e in earlier),
+        "total_minutes": round(trainer.seconds / 60 + sum(e["minutes"] for e in earlier), 2),
     }
 
 

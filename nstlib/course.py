@@ -133,15 +133,16 @@ def _folder(dest: str | Path | None) -> Path:
 def find_chapter(chapter: str | int) -> Path:
     """The tracked notebook of `chapter`: a number (5, "05"), an appendix ("A1") or a file name ("05_training[.ipynb]")."""
     key = str(chapter).strip()
-    for path in chapters():
+    paths = chapters()
+    for path in paths:
         number = path.name.split("_", 1)[0]
         numbered = key.isdigit() and number.isdigit() and int(key) == int(number)
         if numbered or key.upper() == number or key in (path.name, path.stem):
             return path
-    prefixes = [p.name.split("_", 1)[0] for p in chapters()]
+    prefixes = [p.name.split("_", 1)[0] for p in paths]
     numbers = [int(n) for n in prefixes if n.isdigit()]
     appendices = ", ".join(n for n in prefixes if not n.isdigit())
-    names = ", ".join(p.name for p in chapters())
+    names = ", ".join(p.name for p in paths)
     raise NSTError(
         f"no chapter {key!r}; give its number ({min(numbers)}-{max(numbers)}), an appendix ({appendices}) "
         f"or its file name ({names})"

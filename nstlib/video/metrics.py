@@ -1,12 +1,13 @@
 """How much a stylised clip flickers, and whether each frame is still a stylisation of its photo.
 
-Warping error (after Lai et al. 2018, with absolute instead of squared differences): for each frame t >= 1, the mean of |S_t - warp(S_{t-1})| over RGB in
-[0, 1] and over the pixels the *input* clip's flow trusts (`flow.occlusions`); E is its mean over
-frames. The flow and the mask come from the input frames, so every stylisation of a clip is judged
-along the same motion. E is reported relative to the input clip's own E (the same quantity on the
-photos: flow errors, interpolation, light changes), so 1 means "changes along the motion as much as
-the input does". Per-frame style and content ratios (`nstlib.result_ratios`, chapter 6) show that a
-low E was not bought with a washed-out style or a ghost of the past.
+Warping error (after Lai et al. 2018, with absolute instead of squared differences): for each frame
+t >= 1, the mean of |S_t - warp(S_{t-1})| over RGB in [0, 1] and over the pixels the *input* clip's
+flow trusts (`flow.occlusions`); E is its mean over frames. The flow and the mask come from the
+input frames, so every stylisation of a clip is judged along the same motion. E is reported relative
+to the input clip's own E (the same quantity on the photos: flow errors, interpolation, light
+changes), so 1 means "changes along the motion as much as the input does". Per-frame style and
+content ratios (`nstlib.result_ratios`, chapter 6) show that a low E was not bought with a
+washed-out style or a ghost of the past.
 """
 
 from __future__ import annotations

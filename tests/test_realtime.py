@@ -8,6 +8,7 @@ import re
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -115,6 +116,17 @@ def test_every_shipped_model_matches_its_card_and_is_small():
         assert card["total_iterations"] == sum(s["iterations"] for s in stages), name
         assert card["total_minutes"] == pytest.approx(sum(s["minutes"] for s in stages), abs=0.01), name
         assert isinstance(load_model(name), TransformerNet)
+
+
+def test_every_shipped_style_was_fine_tuned_from_the_base_within_ten_minutes():
+    # The budget for a new style; the cards are written by the training command itself.
+    base = read_card(ROOT / "models" / "base" / "night-cafe-s10.pt")
+    for name, path in shipped().items():
+        card = read_card(path)
+        assert Path(card["from"]).name == "night-cafe-s10.pt", name
+        assert card["earlier"][0]["command"] == base["command"], name
+        # --minutes 10 stops at the first step that ends past ten minutes
+        assert "--minutes 10 " in card["command"] and card["minutes"] <= 10.05, name
 
 
 def test_list_prints_a_name_and_a_style_path_per_line(capsys):

@@ -134,12 +134,11 @@ def find_chapter(chapter: str | int) -> Path:
     """The tracked notebook of `chapter`: a number (5, "05"), an appendix ("A1") or a file name ("05_training[.ipynb]")."""
     key = str(chapter).strip()
     paths = chapters()
-    for path in paths:
-        number = path.name.split("_", 1)[0]
+    prefixes = [p.name.split("_", 1)[0] for p in paths]  # "05", "A1"
+    for path, number in zip(paths, prefixes):
         numbered = key.isdigit() and number.isdigit() and int(key) == int(number)
         if numbered or key.upper() == number or key in (path.name, path.stem):
             return path
-    prefixes = [p.name.split("_", 1)[0] for p in paths]
     numbers = [int(n) for n in prefixes if n.isdigit()]
     appendices = ", ".join(n for n in prefixes if not n.isdigit())
     names = ", ".join(p.name for p in paths)

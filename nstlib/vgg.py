@@ -27,6 +27,7 @@ from torch import nn
 
 from .errors import NSTError, check_choice
 from .images import IMAGENET_MEAN, IMAGENET_STD, write_atomically
+from .install import mismatch_fix
 
 
 def _layer_names() -> list[str]:
@@ -172,8 +173,6 @@ def _torchvision_state_dict() -> dict:
     try:
         from torchvision.models import VGG19_Weights
     except RuntimeError as err:  # torchvision built for another torch: say how to fix it
-        from .doctor import mismatch_fix
-
         raise NSTError(mismatch_fix(err) or str(err)) from None
 
     try:

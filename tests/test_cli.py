@@ -470,3 +470,17 @@ def test_help_states_the_tv_defaults_the_objective_uses():
     normalised, raw = objective()["tv_weight"], objective(style_weight=1e4)["tv_weight"]
     assert (normalised, raw) == (0.1, 10.0)
     assert f"default {normalised:g}," in action.help and f"; {raw:g} with --style-weight" in action.help
+
+
+def test_the_progress_bar_counts_steps_to_a_maximum_without_a_time_left_estimate(tmp_path, capsys):
+    """The stop rule usually ends a run long before --steps: no remaining time computed from the cap."""
+    out = tmp_path / "o.jpg"
+    assert main([CAT, CAFE, "-o", str(out), "--size", "32", "--steps", "30"]) == 0
+    bars = [line for line in capsys.readouterr().err.replace("\r", "\n").splitlines() if "lbfgs" in line]
+    assert bars and all("of at most 30, stops when the loss settles [" in line for line in bars), bars
+    assert all("<" not in line for line in bars)  # tqdm writes the time left as [elapsed<remaining]
+    assert any("loss=" in line for line in bars)  # read back every 10 steps (tqdm may skip a redraw)
+    # --tol 0 runs every step: then the total is exact and tqdm's usual bar (with time left) is honest
+    assert main([CAT, CAFE, "-o", str(out), "--size", "32", "--steps", "3", "--tol", "0", "--force"]) == 0
+    bars = [line for line in capsys.readouterr().err.replace("\r", "\n").splitlines() if "lbfgs" in line]
+    assert "3/3 [" in bars[-1] and "at most" not in bars[-1]

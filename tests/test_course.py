@@ -223,10 +223,10 @@ def test_check_agrees_with_what_really_imports_on_this_install():
 
 
 def test_a_torch_torchvision_mismatch_exits_1_with_the_one_line_fix(monkeypatch, capsys):
-    from nstlib import doctor
+    from nstlib import install
 
     versions = {"torch": "2.13.0+cpu", "torchvision": "0.28.0"}
-    monkeypatch.setattr(doctor, "_version", lambda dist: versions.get(dist, "1.0"))
+    monkeypatch.setattr(install, "installed_version", lambda dist: versions.get(dist, "1.0"))
     _imports(monkeypatch, torchvision=RuntimeError(NMS), d2l_torch=RuntimeError(NMS))
     code, out, err = run("check", capsys=capsys)
     lines = out.splitlines()
@@ -241,16 +241,16 @@ def test_a_torch_torchvision_mismatch_exits_1_with_the_one_line_fix(monkeypatch,
 
 
 def test_the_fix_reinstalls_from_the_index_torch_came_from(monkeypatch):
-    from nstlib import doctor
+    from nstlib import doctor, install
 
     for torch_version, index in [("2.5.1+cu121", "--index-url https://download.pytorch.org/whl/cu121"),
                                  ("2.5.1+cpu", "--index-url https://download.pytorch.org/whl/cpu")]:  # fmt: skip
-        monkeypatch.setattr(doctor, "_version", lambda dist, v=torch_version: v)
+        monkeypatch.setattr(install, "installed_version", lambda dist, v=torch_version: v)
         assert doctor.reinstall_command().endswith(
             f"torch==2.5.1 torchvision {index} (if that index is unreachable: "
             "python -m pip install -U --force-reinstall torch torchvision)"
         )
-    monkeypatch.setattr(doctor, "_version", lambda dist: "2.5.1")
+    monkeypatch.setattr(install, "installed_version", lambda dist: "2.5.1")
     assert doctor.reinstall_command() == (
         "fix: reinstall both from PyPI: python -m pip install --force-reinstall torch==2.5.1 torchvision"
     )

@@ -145,3 +145,45 @@ def test_readme_docs_and_library_name_no_issue_numbers():
         f"{f.name}: {m}" for f in files for m in re.findall(r"(?i)issue\s*#?\d+|#\d{1,3}\b", f.read_text())
     ]
     assert not found
+
+
+def _nstlib_imports(path, modules: set[str]) -> set[str]:
+    """The nstlib modules a file imports anywhere in it (function-local imports too), as dotted names."""
+    import ast
+
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            anchor = package.split(".")[: len(package.split(".")) - node.level + 1] if node.level else []
+            base = ".".join(anchor + ([node.module] if node.module else []))
+            submodules = {f"{base}.{alias.name}" for alias in node.names} & modules
+            found |= submodules or {base}  # `from . import vgg` imports nstlib.vgg, not all of nstlib
+    return (found & modules) - {name}
+
+
+def test_nstlib_has_no_import_cycles_and_the_course_plumbing_imports_downwards():
+    """vgg < doctor < course: a lower module never imports a higher one, not even inside a function."""
+    paths = sorted((ROOT / "nstlib").rglob("*.py"))
+    names = [".".join(p.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__") for p in paths]
+    graph = {name: _nstlib_imports(path, set(names)) for name, path in zip(names, paths)}
+    assert not graph["nstlib.vgg"] & {"nstlib.doctor", "nstlib.course"}
+    assert "nstlib.course" not in graph["nstlib.doctor"]
+    assert not graph["nstlib.install"] - {"nstlib.errors"}  # the bottom: no torch, nothing of the course
+    assert graph["nstlib.course"] >= {"nstlib.install", "nstlib.doctor"}  # the parser sees imports
+
+    def cycle_from(module: str, path: list[str]) -> list[str] | None:
+        if module in path:
+            return path[path.index(module) :] + [module]
+        for imported in sorted(graph[module]):
+            found = cycle_from(imported, [*path, module])
+            if found:
+                return found
+        return None
+
+    cycles = [c for c in (cycle_from(name, []) for name in sorted(graph)) if c]
+    assert not cycles, " -> ".join(cycles[0])

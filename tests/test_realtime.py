@@ -267,3 +267,60 @@ def test_the_apply_memory_estimate_is_above_every_measured_peak_and_refuses_a_hu
     err = capsys.readouterr().err.splitlines()
     assert len(err) == 2 and "use --size 836 or less" in err[0] and "free some memory first" in err[1]
     assert not out.exists()
+
+
+def test_a_size_above_the_photos_own_is_capped_with_one_line_saying_so(tmp_path, capsys):
+    model = tmp_path / "m.pt"
+    save_model(TransformerNet(width=4, blocks=1), model, {"style": "img/style/x.jpg"})
+    out = tmp_path / "cat.jpg"
+    assert main(["apply", str(model), str(CAT), "-o", str(out), "--size", "50000"]) == 0
+    assert Image.open(out).size == (451, 300)
+    said = capsys.readouterr()
+    assert said.err == (
+        f"note: --size 50000 capped to 451 px for {CAT}, its own long side (451x300 px): "
+        "enlarging a photo first only blurs the strokes\n"
+    )
+    assert said.out.startswith(f"wrote {out} (451x300 px, ")
+    assert main(["apply", str(model), str(CAT), "-o", str(out), "--force"]) == 0  # the default 512: no note
+    assert capsys.readouterr().err == ""
+
+
+def test_a_time_budget_shows_seconds_of_a_fixed_total_and_the_end_gives_targets_and_verdicts(
+    photos, tmp_path, capsys
+):
+    from nstlib.realtime.train_cli import TARGETS, verdict
+
+    data, val = photos
+    out = tmp_path / "m.pt"
+    common = [CAFE, "-o", str(out), "--data", str(data), "--val", str(val), "--size", "32", "--batch", "1"]
+    assert main(["train", *common, "--minutes", "0.05"]) == 0  # a 3-second budget
+    said = capsys.readouterr()
+    bars = [line for line in said.err.replace("\r", "\n").splitlines() if line.startswith("training")]
+    assert bars and all("/3 s [" in line for line in bars), bars  # the total never moves
+    assert "step=" in bars[-1] and "content=" in bars[-1]
+    card = json.loads(out.with_suffix(".json").read_text())
+    v = card["validation"]["512px"]
+    assert said.out.rstrip().endswith(f"held-out photos at 512 px (mean of 1): {verdict(v)}")
+    assert TARGETS == {"style": 0.2, "content": 0.5}
+    assert verdict({"style": 0.172, "content": 0.605}) == (
+        "style 0.172 (target <= 0.2: met), content 0.605 (target <= 0.5: missed)"
+    )
+    assert main(["train", *common, "--steps", "2", "--force"]) == 0  # a step budget: a step bar, fixed total
+    bars = [line for line in capsys.readouterr().err.replace("\r", "\n").splitlines() if "training" in line]
+    assert bars and all("/2 [" in line for line in bars), bars
+
+
+def test_the_default_strength_is_the_shipped_models_median():
+    from nstlib.realtime.cli import build_parser
+
+    strengths = sorted(read_card(path)["config"]["strength"] for path in shipped().values())
+    assert TrainConfig.strength == 3.0 == strengths[len(strengths) // 2]
+    args = build_parser().parse_args(["train", CAFE, "-o", "m.pt"])
+    assert args.strength == TrainConfig.strength
+
+
+def test_the_cards_name_the_base_where_it_lives():
+    base = MODELS_DIR / "base" / "night-cafe-s10.pt"
+    assert " -o models/base/night-cafe-s10.pt " in read_card(base)["command"]
+    for name, path in shipped().items():
+        assert " -o models/base/night-cafe-s10.pt " in read_card(path)["earlier"][0]["command"], name

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import torch
+from PIL import Image
 
 from ..cli import _number, plan_outputs, run_main
 from ..device import default_device
@@ -29,6 +30,8 @@ _minutes = _number(float, 1e-3, "must be > 0 minutes")
 APPLY_MEASURED_PEAKS_MIB = {512 * 288: 670, 1024 * 576: 879, 2048 * 1152: 1715}
 #: torch, the photo and the net; then ~500 bytes per pixel of activations (set ~20% above both).
 APPLY_FIXED_BYTES, APPLY_BYTES_PER_PIXEL = 700 * 2**20, 600
+#: `apply`'s long side when --size is not given (a smaller photo keeps its own).
+DEFAULT_APPLY_SIZE = 512
 
 
 def apply_bytes(height: int, width: int) -> int:
@@ -50,7 +53,10 @@ def build_parser() -> argparse.ArgumentParser:
         "-o", "--output", type=Path, required=True, help="a file (one photo) or a folder (several)"
     )
     a.add_argument(
-        "--size", type=_size, default=512, help="long side in px (default 512, or the photo's own if smaller)"
+        "--size",
+        type=_size,
+        default=None,
+        help=f"long side in px (default {DEFAULT_APPLY_SIZE}); never above the photo's own: enlarging only blurs",
     )
     a.add_argument("--device", default=None, help="cpu, cuda ... (default: cuda if present)")
     a.add_argument(
@@ -71,7 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     budget = t.add_mutually_exclusive_group()
     budget.add_argument(
-        "--minutes", type=_minutes, default=None, help="train for this long in all (default 10)"
+        "--minutes", type=_minutes, default=None, help="train for this long in all (default 10 minutes)"
     )
     budget.add_argument("--steps", type=_count, default=None, help="train for this many steps in all")
     t.add_argument(
@@ -83,7 +89,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--strength",
         type=_weight,
         default=TrainConfig.strength,
-        help=f"style weight of the normalised objective (default {TrainConfig.strength:g})",
+        help=f"style weight of the normalised objective (default {TrainConfig.strength:g}; "
+        "the shipped models used 2.5-3.5)",
     )
     t.add_argument(
         "--tv-weight",
@@ -137,18 +144,29 @@ def check_fits_apply(height: int, width: int, device: torch.device) -> None:
     )
 
 
+def _note_size_cap(size: int | None, path: Path, photo: Image.Image) -> None:
+    """Say so when --size is above the photo's own long side (the photo is stylised at its own size)."""
+    if size is not None and size > max(photo.size):
+        print(
+            f"note: --size {size} capped to {max(photo.size)} px for {path}, its own long side "
+            f"({photo.width}x{photo.height} px): enlarging a photo first only blurs the strokes",
+            file=sys.stderr,
+        )
+
+
 def run_apply(args: argparse.Namespace) -> list[Path]:
     """Stylise every photo with one network; one line per written file."""
     device = torch.device(args.device) if args.device else default_device()
     precision = resolve_precision(args.precision, device)
     outputs = plan_outputs(args.photos, args.output, list(args.photos), args.force)
     photos = [load_image(p) for p in args.photos]  # all read and checked before any is written
-    for photo in photos:
-        h, w = fitted_size(photo.size, min(args.size, max(photo.size)))[::-1]
+    sizes = [min(args.size or DEFAULT_APPLY_SIZE, max(photo.size)) for photo in photos]  # never enlarged
+    for photo, size in zip(photos, sizes):
+        h, w = fitted_size(photo.size, size)[::-1]
         check_fits_apply(h, w, device)
     net = load_model(args.model, device)
-    for photo, out in zip(photos, outputs):
-        size = min(args.size, max(photo.size))  # never enlarged: the strokes would only blur
+    for path, photo, size, out in zip(args.photos, photos, sizes, outputs):
+        _note_size_cap(args.size, path, photo)
         start = time.perf_counter()
         with torch.autocast(device.type, dtype=AUTOCAST.get(precision), enabled=precision != "fp32"):
             result = apply(net, photo, size)

@@ -11,9 +11,9 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ..course import ROOT
 from ..errors import NSTError
 from ..images import resize, to_rgb, write_atomically
+from ..install import ROOT
 from .network import TransformerNet
 
 #: The shipped models: NAME.pt (weights) beside NAME.json (its card: how it was trained, its sha256).

@@ -5,7 +5,8 @@ the network's output in place of the optimised image: per photo, content / style
 their values at the photo, style weighted by `strength`. The style image's Grams are computed once
 (`GramStyle`); each batch's content targets come from one pass of the crops through VGG-19.
 VGG stops at relu4_1: relu5_1's receptive field spans a whole 128-px crop and copies the
-painting's objects, not its brushwork, and leaving it out saves a fifth of the pass.
+painting's objects, not its brushwork, and leaving it out (conv4_2 ... conv5_1) saves about a third
+of the pass up to relu5_1.
 """
 
 from __future__ import annotations
@@ -36,13 +37,17 @@ class TrainConfig:
     crop: int = 128  # side of the square training crops, px
     batch: int = 4
     style_size: int = 384  # the painting's long side: decides the strokes' size in pixels
-    # Measured on the held-out photos, fine-tuning one base for 200 steps (style / content ratio at 256 px):
-    # strength 10, content relu3_1, TV 1 -> 0.17 / 0.73 (the photo's colours and faces painted over);
-    # strength 2 -> 0.35 / 0.63; strength 2 with relu2_2 + relu3_1 and TV 0.3 -> 0.25 / 0.46 (faces kept).
+    # Measured on the held-out photos (style / content ratio at 256 px, chapter 6's earlier measure;
+    # docs/realtime.md): the base, strength 10, content relu3_1, TV 1, 1,450 steps from scratch -> 0.19 /
+    # 0.75 (the photo's colours and faces painted over); fine-tuned from it, strength 2 (100 steps) ->
+    # 0.35 / 0.63; strength 2 with relu2_2 + relu3_1 and TV 0.3 (226 steps) -> 0.25 / 0.46 (faces kept).
     # TV is divided by each crop's own TV, so on a calm crop (sky, blurred background) any stroke costs
     # a lot: with TV 0.3 calm regions came out as flat patches. 150 more steps from great-wave at
     # strength 4, 512 px: TV 0.3 -> 0.157 / 0.462, TV 0 -> 0.120 / 0.488, hatching in the calm areas.
-    strength: float = 2.0
+    # Strength 3, the median of the shipped styles' 2.5-3.5 (chosen per painting from the benchmark's
+    # misses: at 2 the cafe missed the style target, 0.2, on 9 of 24 photos; at 4 the wave missed the
+    # content target, 0.5, on 10).
+    strength: float = 3.0
     tv_weight: float = 0.0
     content_layers: tuple[str, ...] = ("relu2_2", "relu3_1")
     style_layers: tuple[str, ...] = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")

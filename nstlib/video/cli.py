@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
+from PIL import Image
 from tqdm.auto import tqdm
 
 from ..cli import DEFAULT_SIZE, _loading, _number, check_output, run_main
 from ..device import default_device
 from ..errors import NSTError, OneLineParser
-from ..images import load_tensor
+from ..images import load_image, preprocess, resize
+from ..realtime.network import TransformerNet
 from ..recipes import DEFAULT_STEPS, DEFAULT_STRENGTH
 from ..resources import _human, available_bytes, estimate_bytes
 from .flow import FLOW_METHODS
@@ -123,14 +126,41 @@ def _scaled(height: int, width: int, side: int) -> tuple[int, int]:
     return max(1, round(height * scale)), max(1, round(width * scale))
 
 
-def _frames(args: argparse.Namespace, frames: list[np.ndarray], side: int, device: torch.device):
-    """The stylised frames, one at a time: by optimisation (--style) or a network (--model)."""
+def _painter(args: argparse.Namespace, device: torch.device) -> TransformerNet | Image.Image:
+    """The --model network, or the --style painting (PIL), loaded before any frame is decoded.
+
+    So an unknown model or an unreadable painting is the command's first and only line, not an
+    error after a progress bar and seconds of decoding.
+    """
     if args.model:
         from ..realtime.model import load_model
 
+        return load_model(args.model, device)
+    return load_image(args.style)
+
+
+def _note_size_cap(args: argparse.Namespace, width: int, height: int, side: int) -> None:
+    """Say so when --size is above the clip's own long side: frames are never enlarged (`side`: what is used)."""
+    if args.size is not None and args.size > max(width, height):
+        print(
+            f"note: --size {args.size} capped to {side} px, the clip's own long side ({width}x{height} px): "
+            "enlarging frames would add time and memory, not detail",
+            file=sys.stderr,
+        )
+
+
+def _frames(
+    args: argparse.Namespace,
+    frames: list[np.ndarray],
+    side: int,
+    device: torch.device,
+    painter: TransformerNet | Image.Image,
+):
+    """The stylised frames, one at a time: by optimisation (--style) or a network (--model)."""
+    if args.model:
         blend = DEFAULT_BLEND if args.blend is None else args.blend
-        return realtime_frames(frames, load_model(args.model, device), blend=blend, flow_method=args.flow)
-    style = load_tensor(args.style, side, device=device)
+        return realtime_frames(frames, painter, blend=blend, flow_method=args.flow)
+    style = preprocess(resize(painter, max_size=side), device=device)
     start = "content" if args.independent else "warped"
     with _loading("loading VGG-19", args.quiet):
         from ..recipes import recipe_extractor
@@ -153,18 +183,20 @@ def run(args: argparse.Namespace) -> Path:
         input_label="the input clip",
     )
     _check_options(args)
-    info = probe(args.clip)
     device = torch.device(args.device) if args.device else default_device()
+    painter = _painter(args, device)
+    info = probe(args.clip)
     h, w = frame_shape(info.width, info.height, args.size or DEFAULT_SIZE.get(device.type, 256))
     expected = round(info.frames * min(1.0, (args.fps or info.fps) / info.fps)) or 1
     check_video_fits(
         h, w, min(expected, args.max_frames or expected), optimise=bool(args.style), device=device
     )
+    _note_size_cap(args, info.width, info.height, max(h, w))
     frames, fps = read_frames(args.clip, size=max(h, w), max_frames=args.max_frames, fps=args.fps)
+    stylised = _frames(args, frames, max(h, w), device, painter)  # VGG-19 loads before the bar starts
     done: list[Frame] = []
-    bar = tqdm(total=len(frames), unit="frame", desc="stylising", disable=args.quiet)
-    with bar:
-        for frame in _frames(args, frames, max(h, w), device):
+    with tqdm(total=len(frames), unit="frame", desc="stylising", disable=args.quiet) as bar:
+        for frame in stylised:
             done.append(frame)
             bar.set_postfix(steps=frame.steps, refresh=False)
             bar.update()

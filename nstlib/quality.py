@@ -107,13 +107,33 @@ def border_excess(output: ImageLike, photo: ImageLike, *, band: int = 4, ring: i
     return border_ratio(output, band=band, ring=ring) / border_ratio(photo, band=band, ring=ring)
 
 
+def _region_loss(a: torch.Tensor, b: torch.Tensor, region: torch.Tensor | None) -> torch.Tensor:
+    """`content_loss`, or with `region` ((H, W) weights at the image's size) its weighted mean over the map."""
+    if region is None:
+        return content_loss(a, b)
+    weights = F.interpolate(region[None, None].to(a), size=a.shape[-2:], mode="area")  # each cell's share
+    return (weights * torch.square(a - b)).sum() / (weights.sum() * a.shape[1])
+
+
 @torch.no_grad()
 def result_ratios(
-    output: torch.Tensor, photo: torch.Tensor, style: torch.Tensor, extractor: FeatureExtractor | None = None
+    output: torch.Tensor,
+    photo: torch.Tensor,
+    style: torch.Tensor,
+    extractor: FeatureExtractor | None = None,
+    *,
+    region: torch.Tensor | None = None,
 ) -> dict[str, float]:
-    """{"style": style ratio, "content": content ratio} of a normalised (1, 3, H, W) result; see the module."""
+    """{"style": style ratio, "content": content ratio} of a normalised (1, 3, H, W) result; see the module.
+
+    `region` ((H, W) weights in [0, 1], e.g. a bool mask of the moving pixels) restricts the content
+    ratio to those pixels (each feature cell weighted by its share of them); the style ratio is a
+    statistic of the whole picture and is not restricted.
+    """
     ext = extractor if extractor is not None else FeatureExtractor(MEASURE_LAYERS, device=photo.device)
     missing = set(MEASURE_LAYERS) - set(ext.layers)
+    if region is not None and (region.shape != photo.shape[-2:] or not region.any()):
+        raise NSTError(f"region must be a non-empty (H, W) map at the photo's size {tuple(photo.shape[-2:])}")
     if missing:
         raise NSTError(f"the extractor does not tap {sorted(missing)}; build it with layers=MEASURE_LAYERS")
     out, ph, st = ext(output), ext(photo), ext(style)
@@ -126,7 +146,8 @@ def result_ratios(
 
     def content_ratio(n: str) -> float:
         return float(
-            content_loss(out[n].float(), ph[n].float()) / content_loss(resized[n].float(), ph[n].float())
+            _region_loss(out[n].float(), ph[n].float(), region)
+            / _region_loss(resized[n].float(), ph[n].float(), region)
         )
 
     return {

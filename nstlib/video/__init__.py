@@ -5,7 +5,8 @@
 
 Rooms: `io` (clips in and out, PyAV), `flow` (OpenCV optical flow, warping, occlusions), `temporal`
 (the temporal loss, added to the course's objective), `stylize` (frame by frame: optimisation or a
-real-time network), `metrics` (warping error, per-frame ratios), `cli`. They use the course's
+real-time network), `metrics` (warping error, per-frame ratios), `synthetic` (clips with known
+motion: a pan, a moving disc), `cli`. They use the course's
 pieces; the course's modules never import these.
 """
 
@@ -13,11 +14,13 @@ from .flow import flow_pair, flow_to_color, occlusions, optical_flow, reliable, 
 from .io import ClipInfo, pan, probe, read_frames, write_video
 from .metrics import clip_motion, frame_ratios, plot_flicker, temporal_error, warping_errors
 from .stylize import Frame, realtime_frames, stylize_frames
-from .temporal import TemporalLoss, VideoTerms, WithTemporal
+from .synthetic import pan_motion, sprite_clip
+from .temporal import FrameDifferenceLoss, TemporalLoss, VideoTerms, WithTemporal
 
 __all__ = [
     "ClipInfo",
     "Frame",
+    "FrameDifferenceLoss",
     "TemporalLoss",
     "VideoTerms",
     "WithTemporal",
@@ -28,11 +31,13 @@ __all__ = [
     "occlusions",
     "optical_flow",
     "pan",
+    "pan_motion",
     "plot_flicker",
     "probe",
     "read_frames",
     "realtime_frames",
     "reliable",
+    "sprite_clip",
     "stylize_frames",
     "temporal_error",
     "warp",

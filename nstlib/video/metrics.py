@@ -74,17 +74,23 @@ def frame_ratios(
     style: torch.Tensor,
     *,
     extractor: FeatureExtractor | None = None,
+    regions: Sequence[np.ndarray | None] | None = None,
 ) -> list[dict[str, float]]:
-    """Each frame's style and content ratios (`nstlib.result_ratios`) against its own photo, judged as saved."""  # fmt: skip
+    """Each frame's style and content ratios (`nstlib.result_ratios`) against its own photo, judged as saved.
+
+    `regions`: per frame an (H, W) bool mask (or None) to which its content ratio is restricted.
+    """
     judge = extractor or FeatureExtractor(MEASURE_LAYERS, device=style.device)
+    regions = regions if regions is not None else [None] * len(outputs)
     return [
         result_ratios(
             preprocess(Image.fromarray(out)).to(style),
             preprocess(Image.fromarray(inp)).to(style),
             style,
             judge,
+            region=None if region is None else torch.from_numpy(np.asarray(region, np.float32)),
         )
-        for out, inp in zip(outputs, inputs)
+        for out, inp, region in zip(outputs, inputs, regions)
     ]
 
 

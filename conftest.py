@@ -26,8 +26,17 @@ def no_network(monkeypatch):
     def refuse(*args, **kwargs):
         raise NetworkBlocked("a test tried to open a network connection")
 
-    monkeypatch.setattr(socket.socket, "connect", refuse)
-    monkeypatch.setattr(socket.socket, "connect_ex", refuse)
+    def guarded(method):
+        def connect(self, *args, **kwargs):
+            # Unix sockets are local IPC (DataLoader worker processes share tensors through them)
+            if self.family == getattr(socket, "AF_UNIX", None):
+                return method(self, *args, **kwargs)
+            refuse()
+
+        return connect
+
+    monkeypatch.setattr(socket.socket, "connect", guarded(socket.socket.connect))
+    monkeypatch.setattr(socket.socket, "connect_ex", guarded(socket.socket.connect_ex))
     monkeypatch.setattr(socket, "create_connection", refuse)
 
 

@@ -7,6 +7,7 @@ import sys
 import time
 from collections.abc import Callable
 from contextlib import nullcontext
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -15,10 +16,12 @@ from torch.nn import functional as F
 from tqdm.auto import tqdm
 
 from . import color
+from .batch import Job, Reported, Tally, folder_argument, run_folder
 from .device import default_device, seed_everything
+from .distributed import joined
 from .errors import NSTError, OneLineParser
 from .features import CONTENT_LAYERS, NORMALIZED_CONTENT_LAYERS
-from .images import fitted_size, load_image, postprocess, preprocess, resize, save_image
+from .images import IMAGE_TYPES, fitted_size, load_image, postprocess, preprocess, resize, save_image
 from .losses import StyleTransferLoss
 from .passes import PRECISIONS, resolve_precision
 from .recipes import (
@@ -38,13 +41,18 @@ from .synthesis import INITS, PARAMETRIZATIONS
 from .training import OPTIMIZERS, READ_BACK_EVERY, TrainResult
 from .vgg import WEIGHTS
 
-IMAGE_TYPES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
 #: Default long side by device: a CPU finishes 256 px in about a minute, a GPU 512 px in seconds.
 DEFAULT_SIZE = {"cpu": 256, "cuda": 512}
 #: The --help epilog (the installed `nstlib` command is the same as `python -m nstlib`).
 EXAMPLES = """examples (from the course's folder; `nstlib ...` is the same command):
   python -m nstlib img/content/chelsea-cat.jpg img/style/van-gogh-night-cafe.jpg -o cat-cafe.jpg --force
-  python -m nstlib photo1.jpg photo2.jpg painting.jpg -o results/ --strength 10 --preserve-color luminance"""
+  python -m nstlib photo1.jpg photo2.jpg painting.jpg -o results/ --strength 10 --preserve-color luminance
+
+a folder is walked with its subfolders and its tree mirrored under -o; results that exist are skipped
+(--force redoes them), a photo that fails is named on one line while the others go on (exit code 1),
+and one summary line ends the run. Under torchrun the photos are split across its processes:
+  python -m nstlib DCIM/ painting.jpg -o styled/
+  torchrun --standalone --nproc_per_node=2 -m nstlib DCIM/ painting.jpg -o styled/"""
 
 
 def _number(kind: type, low: float, rule: str, high: float = float("inf")) -> Callable[[str], float]:
@@ -97,10 +105,12 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,  # keeps the examples one per line
     )
-    p.add_argument("content", type=Path, nargs="+", help="content photo(s)")
+    p.add_argument(
+        "content", type=Path, nargs="+", help="content photo(s), or one folder of them (see below)"
+    )
     p.add_argument("style", type=Path, help="style image (a painting)")
     p.add_argument("-o", "--output", type=Path, required=True,
-                   help="the result's file (one photo) or folder (several photos)")  # fmt: skip
+                   help="the result's file (one photo) or folder (several photos, or a folder's)")  # fmt: skip
     p.add_argument("--size", type=_size, default=None,
                    help="long side of the result in px (default 256 on a CPU, 512 on a GPU, or the photo's own if smaller)")  # fmt: skip
     p.add_argument("--upscale", action="store_true", help="allow --size above the photo's own size")
@@ -134,7 +144,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="auto (default): bf16 on GPUs that have it, fp16 on others (e.g. T4), fp32 on CPUs")  # fmt: skip
     p.add_argument("--batch", type=_batch, default=None,
                    help="photos stylised together (default: 8 on a GPU, 1 on a CPU)")  # fmt: skip
-    p.add_argument("--force", action="store_true", help="overwrite outputs that exist")
+    p.add_argument("--force", action="store_true",
+                   help="overwrite outputs that exist (a folder's are otherwise skipped)")  # fmt: skip
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     _add_controls(p)
     return p
@@ -334,18 +345,23 @@ def _load_photos(
     args: argparse.Namespace, outputs: list[Path], device
 ) -> list[tuple[Path, Path, Image.Image]]:
     """The content photos at their working size, each checked to fit in memory before it is resized."""
-    photos = []
-    for path, out in zip(args.content, outputs):
-        img = load_image(path)
-        side = working_size(img, path, args.size, args.upscale, torch.device(device).type)
-        w, h = fitted_size(img.size, side)
-        check_fits(h, w, optimizer=args.optimizer, device=device)
-        photos.append((path, out, resize(img, shape=(h, w))))
-    return photos
+    return [_load_photo(args, path, out, device) for path, out in zip(args.content, outputs)]
+
+
+def _load_photo(args: argparse.Namespace, path: Path, out: Path, device) -> tuple[Path, Path, Image.Image]:
+    """One content photo at its working size, checked to fit in memory before it is resized."""
+    img = load_image(path)
+    side = working_size(img, path, args.size, args.upscale, torch.device(device).type)
+    w, h = fitted_size(img.size, side)
+    check_fits(h, w, optimizer=args.optimizer, device=device)
+    return path, out, resize(img, shape=(h, w))
 
 
 def run(args: argparse.Namespace) -> list[Path]:
     """Stylise as the parsed arguments say and write the results; returns the output paths."""
+    folder = folder_argument(args.content)
+    if folder is not None:
+        return _run_folder(args, folder)
     started = time.perf_counter()
     style_paths = [args.style, *args.extra_style]
     inputs = [*args.content, *style_paths, *([args.mask] if args.mask else [])]
@@ -371,6 +387,56 @@ def run(args: argparse.Namespace) -> list[Path]:
             save_image(postprocess(image[None]), out)
             _report(args, out, image, device, time.perf_counter() - started, why)
     return outputs
+
+
+def _run_folder(args: argparse.Namespace, folder: Path) -> list[Path]:
+    """Every photo below `folder` into the folder -o, split across torchrun's ranks (see nstlib.batch)."""
+    style_paths = [args.style, *args.extra_style]
+    _check_combination(args, style_paths)
+    if args.mask:
+        raise NSTError("--mask fits one photo; stylise a folder without --mask")
+    style_images = [load_image(p) for p in style_paths]  # a bad painting stops the run before any photo
+    started = time.perf_counter()
+    device = torch.device(args.device) if args.device else default_device()
+    with joined(device) as (world, device):
+        args = argparse.Namespace(**{**vars(args), "quiet": args.quiet or not world.main})  # rank 0 talks
+        work = partial(_stylize_share, args, style_images, device, world.main)
+        return run_folder(
+            folder, args.output, work, world=world, force=args.force, inputs=style_paths, started=started
+        )
+
+
+def _stylize_share(
+    args: argparse.Namespace, style_images: list, device, say: bool, jobs: list[Job], tally: Tally
+) -> None:
+    """This rank's photos, read a batch at a time (memory stays flat however large the folder)."""
+    if not jobs:
+        return  # a re-run with every result there: no VGG-19 to load
+    started = time.perf_counter()
+    with _loading("loading VGG-19", args.quiet):
+        extractor = recipe_extractor(_objective(args)["content_layers"], weights=args.weights, device=device)
+    batch = args.batch or (8 if device.type == "cuda" else 1)
+    for i in range(0, len(jobs), batch):
+        photos = []
+        for job in jobs[i : i + batch]:
+            with tally.attempt(job):
+                photos.append(_load_photo(args, job.photo, job.output, device))
+        for group in _batches(photos, batch, alone=args.preserve_color is not None):
+            with tally.attempt(*(Job(path, out) for path, out, _ in group)):
+                _stylize_group(args, extractor, group, style_images, device, tally, started if say else None)
+
+
+def _stylize_group(args, extractor, group, style_images, device, tally: Tally, started: float | None) -> None:
+    """One batch of a folder's photos stylised and saved (its folders made); their lines unless `started` is None."""
+    w, h = group[0][2].size
+    check_fits(h, w, batch=len(group), optimizer=args.optimizer, device=device)
+    images, why = _stylize_batch(args, extractor, group, style_images, None, device)
+    for (path, out, _), image in zip(group, images):
+        out.parent.mkdir(parents=True, exist_ok=True)
+        save_image(postprocess(image[None]), out)
+        tally.wrote(Job(path, out))
+        if started is not None:
+            _report(args, out, image, device, time.perf_counter() - started, why)
 
 
 def _loading(what: str, quiet: bool):
@@ -399,18 +465,21 @@ def _report(
     )
     print(
         f"wrote {out} ({w}x{h} px, {look}, {args.parametrization}{extra}, {args.weights} weights, "
-        f"{device}) in {seconds:.1f} s; {why}"
+        f"{device}) in {seconds:.1f} s; {why}",
+        flush=True,  # progress in a log (torchrun's ranks write to pipes) as it happens
     )
 
 
 def run_main(parser: argparse.ArgumentParser, run: Callable, argv: list[str] | None, interrupted: str) -> int:
-    """Parse `argv` and call run(args): an NSTError becomes one line and exit 2, Ctrl-C `interrupted` and 130."""
+    """Parse `argv`, call run(args): NSTError is one line, exit 2; a folder's failed photos 1; Ctrl-C 130."""
     try:
         args = parser.parse_args(argv)
     except SystemExit as done:  # --help (0) or a bad option (2, its one line already printed)
         return int(done.code or 0)
     try:
         run(args)
+    except Reported as err:  # e.g. each failed photo of a folder and the summary: printed already
+        return err.code
     except NSTError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -34,6 +34,9 @@ from .errors import NSTError
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
+#: The file types the course reads and writes (by name): a photo folder's walk takes these.
+IMAGE_TYPES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
+
 #: Refuse images with more pixels than this (Pillow's default bomb limit, ~89.5 Mpx).
 MAX_PIXELS = Image.MAX_IMAGE_PIXELS or 89_478_485
 

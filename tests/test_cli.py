@@ -105,7 +105,10 @@ def test_existing_output_needs_force(tmp_path, capsys):
     "args, message",
     [
         (["missing.jpg", CAFE], "missing.jpg: no such file"),
-        ([str(IMG), CAFE], "is a directory"),
+        (
+            [str(IMG), CAFE],
+            "is a folder of photos, so -o names a folder for their results, not the image file",
+        ),
         ([CAT, CAFE, "--size", "8"], f"content image {CAT} is 8x5 px; .* at least 16 px"),
     ],
 )

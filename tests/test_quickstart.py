@@ -43,15 +43,20 @@ def test_the_readme_example_runs_twice_in_a_fresh_folder(tmp_path):
     assert (tmp_path / "cat-cafe.jpg").stat().st_size > 0
 
 
-def test_help_ends_with_two_examples_that_parse():
+def test_help_ends_with_examples_that_parse():
+    """Two for photos, then a folder's in one process and under torchrun."""
     help_text = build_parser().format_help()
     assert help_text.rstrip().endswith(EXAMPLES.rstrip())
     commands = [line.strip() for line in EXAMPLES.splitlines() if line.startswith("  ")]
-    assert len(commands) == 2 and "`nstlib ...` is the same command" in EXAMPLES
+    assert len(commands) == 4 and "`nstlib ...` is the same command" in EXAMPLES
     for command in commands:
         argv = shlex.split(command)
-        assert argv[:3] == ["python", "-m", "nstlib"]
-        args = build_parser().parse_args(argv[3:])
+        launcher = argv[: argv.index("nstlib") + 1]
+        assert launcher in (
+            ["python", "-m", "nstlib"],
+            ["torchrun", "--standalone", "--nproc_per_node=2", "-m", "nstlib"],
+        )
+        args = build_parser().parse_args(argv[len(launcher) :])
         assert args.output and args.content
     assert commands[0] == readme_cli_example()  # the README's example is --help's first
 

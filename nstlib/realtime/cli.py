@@ -12,8 +12,10 @@ from pathlib import Path
 import torch
 from PIL import Image
 
+from ..batch import Job, Tally, folder_argument, run_folder
 from ..cli import _number, plan_outputs, run_main
 from ..device import default_device
+from ..distributed import joined
 from ..errors import NSTError, OneLineParser
 from ..images import fitted_size, load_image, save_image
 from ..passes import AUTOCAST, PRECISIONS, resolve_precision
@@ -32,6 +34,15 @@ APPLY_MEASURED_PEAKS_MIB = {512 * 288: 670, 1024 * 576: 879, 2048 * 1152: 1715}
 APPLY_FIXED_BYTES, APPLY_BYTES_PER_PIXEL = 700 * 2**20, 600
 #: `apply`'s long side when --size is not given (a smaller photo keeps its own).
 DEFAULT_APPLY_SIZE = 512
+#: apply's --help epilog.
+APPLY_EXAMPLES = """examples (from the course's folder):
+  python -m nstlib.realtime apply night-cafe img/content/chelsea-cat.jpg -o cat-fast.jpg
+
+a folder is walked with its subfolders and its tree mirrored under -o; results that exist are skipped
+(--force redoes them), a photo that fails is named on one line while the others go on (exit code 1),
+and one summary line ends the run. Under torchrun the photos are split across its processes:
+  python -m nstlib.realtime apply night-cafe DCIM/ -o styled/
+  torchrun --standalone --nproc_per_node=2 -m nstlib.realtime apply night-cafe DCIM/ -o styled/"""
 
 
 def apply_bytes(height: int, width: int) -> int:
@@ -46,11 +57,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = p.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
     sub.add_parser("list", help="the shipped models: name and style image, one per line")
-    a = sub.add_parser("apply", help="stylise photos with a trained network")
+    a = sub.add_parser(
+        "apply",
+        help="stylise photos with a trained network",
+        epilog=APPLY_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,  # keeps the examples one per line
+    )
     a.add_argument("model", help="a shipped model's name (see list) or a model file")
-    a.add_argument("photos", type=Path, nargs="+")
+    a.add_argument("photos", type=Path, nargs="+", help="photo files, or one folder of them (see below)")
     a.add_argument(
-        "-o", "--output", type=Path, required=True, help="a file (one photo) or a folder (several)"
+        "-o",
+        "--output",
+        type=Path,
+        required=True,
+        help="a file (one photo) or a folder (several, or a folder's)",
     )
     a.add_argument(
         "--size",
@@ -62,7 +82,9 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument(
         "--precision", choices=PRECISIONS, default="auto", help="auto: fp32 on a CPU, bf16/fp16 on a GPU"
     )
-    a.add_argument("--force", action="store_true", help="overwrite outputs that exist")
+    a.add_argument(
+        "--force", action="store_true", help="overwrite outputs that exist (a folder's are otherwise skipped)"
+    )
     t = sub.add_parser("train", help="train a network for one painting")
     t.add_argument("style", type=Path, help="the painting")
     t.add_argument(
@@ -84,7 +106,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--val", type=Path, default=VAL_DIR, help="held-out photos for validation (default img/train/val)"
     )
     t.add_argument("--size", type=_size, default=128, help="side of the square training crops (default 128)")
-    t.add_argument("--batch", type=_count, default=4, help="crops per step (default 4)")
+    t.add_argument(
+        "--batch", type=_count, default=4, help="crops per step, per rank under torchrun (default 4)"
+    )
+    t.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        metavar="N",
+        help="data-loader processes per rank that read the photos (default: a small flat folder is held "
+        "in memory in one process, as for the shipped models; else 2)",
+    )
     t.add_argument(
         "--strength",
         type=_weight,
@@ -120,7 +152,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--checkpoint-every", type=_count, default=100, metavar="N", help="default 100 steps")
     t.add_argument("--validate-every", type=_count, default=200, metavar="N", help="default 200 steps")
     t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--device", default="cpu", help="cpu (default), cuda ...")
+    t.add_argument(
+        "--device", default="cpu", help="cpu (default), cuda ... (under torchrun: cuda means one GPU a rank)"
+    )
     t.add_argument("--force", action="store_true", help="overwrite MODEL.pt if it exists")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
@@ -156,6 +190,9 @@ def _note_size_cap(size: int | None, path: Path, photo: Image.Image) -> None:
 
 def run_apply(args: argparse.Namespace) -> list[Path]:
     """Stylise every photo with one network; one line per written file."""
+    folder = folder_argument(args.photos)
+    if folder is not None:
+        return _apply_folder(args, folder)
     device = torch.device(args.device) if args.device else default_device()
     precision = resolve_precision(args.precision, device)
     outputs = plan_outputs(args.photos, args.output, list(args.photos), args.force)
@@ -166,16 +203,56 @@ def run_apply(args: argparse.Namespace) -> list[Path]:
         check_fits_apply(h, w, device)
     net = load_model(args.model, device)
     for path, photo, size, out in zip(args.photos, photos, sizes, outputs):
-        _note_size_cap(args.size, path, photo)
-        start = time.perf_counter()
-        with torch.autocast(device.type, dtype=AUTOCAST.get(precision), enabled=precision != "fp32"):
-            result = apply(net, photo, size)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        save_image(result, out)
-        print(
-            f"wrote {out} ({result.width}x{result.height} px, {precision}, {device}) in {time.perf_counter() - start:.2f} s"
-        )
+        _apply_one(net, path, photo, size, out, args=args, precision=precision, device=device)
     return outputs
+
+
+def _apply_one(
+    net,
+    path: Path,
+    photo: Image.Image,
+    size: int,
+    out: Path,
+    *,
+    args,
+    precision: str,
+    device,
+    say: bool = True,
+) -> None:
+    """One photo through the network, saved to `out` (its folder made); its line unless `say` is False."""
+    if say:
+        _note_size_cap(args.size, path, photo)
+    start = time.perf_counter()
+    with torch.autocast(device.type, dtype=AUTOCAST.get(precision), enabled=precision != "fp32"):
+        result = apply(net, photo, size)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    save_image(result, out)
+    if say:
+        print(
+            f"wrote {out} ({result.width}x{result.height} px, {precision}, {device}) in {time.perf_counter() - start:.2f} s",
+            flush=True,  # progress in a log (torchrun's ranks write to pipes) as it happens
+        )
+
+
+def _apply_folder(args: argparse.Namespace, folder: Path) -> list[Path]:
+    """Every photo below `folder` into the folder -o, split across torchrun's ranks (see nstlib.batch)."""
+    started = time.perf_counter()
+    device = torch.device(args.device) if args.device else default_device()
+    with joined(device) as (world, device):
+        net = load_model(args.model, device)  # a bad model name stops every rank before any photo
+        precision = resolve_precision(args.precision, device)
+
+        def work(jobs: list[Job], tally: Tally) -> None:
+            for job in jobs:
+                with tally.attempt(job):
+                    photo = load_image(job.photo)
+                    size = min(args.size or DEFAULT_APPLY_SIZE, max(photo.size))  # never enlarged
+                    check_fits_apply(*fitted_size(photo.size, size)[::-1], device)
+                    kw = {"args": args, "precision": precision, "device": device, "say": world.main}
+                    _apply_one(net, job.photo, photo, size, job.output, **kw)
+                    tally.wrote(job)
+
+        return run_folder(folder, args.output, work, world=world, force=args.force, started=started)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -18,14 +18,18 @@ from collections.abc import Callable
 from pathlib import Path
 
 import torch
+import torch.distributed as dist
+from torch.nn.parallel import DistributedDataParallel
 
 from ..device import seed_everything
+from ..distributed import SINGLE, World
 from ..features import FeatureExtractor
 from ..images import from_pixels, load_tensor, to_pixels, write_atomically
+from ..install import ROOT
 from ..losses import GramStyle, LossTerms, StyleTransferLoss
 from ..quality import MEASURE_LAYERS, result_ratios
 from ..recipes import recipe_extractor
-from .data import TRAIN_DIR, VAL_DIR, PhotoCrops, image_files
+from .data import TRAIN_DIR, VAL_DIR, CropStream, PhotoCrops, image_files, photo_files
 from .network import TransformerNet
 
 
@@ -61,18 +65,65 @@ class TrainConfig:
 Callback = Callable[["Trainer", LossTerms], None]
 
 
+def style_file(style: str | Path) -> Path:
+    """The painting's file: a config's relative path is from the repository root (cards stay portable)
+    when it does not name a file from the working folder."""
+    path = Path(style)
+    return path if path.is_absolute() or path.exists() else ROOT / path
+
+
+#: Up to this many photos, directly in one folder, a single process holds them in memory (`PhotoCrops`,
+#: how the shipped models were trained); more, nested folders, `workers`, or several ranks stream them.
+IN_MEMORY_MAX = 1000
+
+
+def training_crops(
+    data: Path, config: TrainConfig, world: World = SINGLE, *, workers: int | None = None
+) -> PhotoCrops | CropStream:
+    """The crops a run trains on: a small flat folder in memory, anything else streamed by `workers` processes."""
+    files = photo_files(data, exclude=VAL_DIR)
+    small = len(files) <= IN_MEMORY_MAX and all(f.parent == Path(data) for f in files)
+    if workers is None and not world.distributed and small:
+        return PhotoCrops(data, crop=config.crop, seed=config.seed)
+    return CropStream(files, crop=config.crop, seed=config.seed, rank=world.rank, world_size=world.size,
+                      workers=2 if workers is None else workers)  # fmt: skip
+
+
+# No annotations: DDP compares them with the real types, and this module's are postponed strings.
+def _summed(_, bucket):  # noqa: ANN001
+    """DDP's gradient all-reduce as a sum, not DDP's mean: each rank's loss sums its own photos, so the
+    sum over ranks is the gradient of one process with the whole global batch (Adam sees the same step)."""
+    work = dist.all_reduce(bucket.buffer(), async_op=True)
+    return work.get_future().then(lambda fut: fut.value()[0])
+
+
 class Trainer:
     """Holds the network, its optimiser, the objective's fixed parts and the run's history."""
 
-    def __init__(self, config: TrainConfig, *, data: Path = TRAIN_DIR, device: str = "cpu") -> None:
-        seed_everything(config.seed)
-        self.config, self.device = config, torch.device(device)
+    def __init__(
+        self,
+        config: TrainConfig,
+        *,
+        data: Path = TRAIN_DIR,
+        device: str | torch.device = "cpu",
+        world: World = SINGLE,
+        workers: int | None = None,
+    ) -> None:
+        seed_everything(config.seed)  # the same first weights on every rank (DDP also sends rank 0's)
+        self.config, self.device, self.world = config, torch.device(device), world
         self.net = TransformerNet(width=config.width, blocks=config.blocks, norm=config.norm).to(device)
+        # What the step runs: the network itself, or under torchrun DDP around it, whose hooks sum the
+        # gradients over the ranks during backward. Instance norm needs no syncing: it sees one photo.
+        self.model: torch.nn.Module = self.net
+        if world.distributed:
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            self.model = DistributedDataParallel(self.net, device_ids=ids)
+            self.model.register_comm_hook(None, _summed)
         self.optimizer = torch.optim.Adam(self.net.parameters(), lr=config.lr)
         self.extractor = recipe_extractor(config.content_layers, config.style_layers, device=device)
-        self.style = load_tensor(config.style, config.style_size, device=device)
+        self.style = load_tensor(style_file(config.style), config.style_size, device=device)
         self.style_term = GramStyle(self.extractor, self.style, config.style_layers)  # Grams once
-        self.crops = PhotoCrops(data, crop=config.crop, seed=config.seed)
+        self.crops = training_crops(data, config, world, workers=workers)
         self.step, self.seconds = 0, 0.0
         self.history: list[dict[str, float]] = []  # one row per step: step, content, style, tv, total
         self.validation: list[dict[str, float]] = []  # step, style ratio, content ratio on held-out photos
@@ -97,7 +148,7 @@ class Trainer:
         """One Adam step on a fresh batch of crops; returns the loss terms per photo of the batch."""
         start = time.perf_counter()
         pixels = self.crops.batch(self.config.batch).to(self.device)
-        terms = self.objective(pixels)(from_pixels(self.net(pixels)))
+        terms = self.objective(pixels)(from_pixels(self.model(pixels)))
         self.optimizer.zero_grad(set_to_none=True)
         terms.total.backward()
         self.optimizer.step()
@@ -119,7 +170,7 @@ class Trainer:
         """Train until `steps` steps or `minutes` of training in all (resumed runs count); checkpoint as it goes."""
         limit = math.inf if minutes is None else 60 * minutes
         try:
-            while (steps is None or self.step < steps) and self.seconds < limit:
+            while not self._done(steps, limit):
                 terms = self.train_step()
                 if callback is not None:
                     callback(self, terms)
@@ -129,13 +180,22 @@ class Trainer:
             if checkpoint is not None:
                 self.save_checkpoint(checkpoint)
 
+    def _done(self, steps: int | None, limit: float) -> bool:
+        """Whether the budget is spent; under torchrun the ranks agree (one rank's clock ends every rank's run)."""
+        done = (steps is not None and self.step >= steps) or self.seconds >= limit
+        if self.world.distributed and limit != math.inf:
+            flag = torch.tensor([float(done)], device=self.device if self.world.backend == "nccl" else "cpu")
+            dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+            done = bool(flag.item())
+        return done
+
     def state(self) -> dict:
         """Everything a resumed run needs to continue exactly where this one is."""
         return {
             "config": dataclasses.asdict(self.config),
             "net": self.net.state_dict(),
             "optimizer": self.optimizer.state_dict(),
-            "crops_rng": self.crops.generator.get_state(),
+            **self.crops.state(),  # where the crop stream is (rank 0's, under torchrun)
             "step": self.step,
             "seconds": self.seconds,
             "history": self.history,
@@ -147,13 +207,15 @@ class Trainer:
         """Continue from `state()` of an earlier run with the same config."""
         self.net.load_state_dict(state["net"])
         self.optimizer.load_state_dict(state["optimizer"])
-        self.crops.generator.set_state(state["crops_rng"])
+        self.crops.load_state(state)
         self.step, self.seconds = state["step"], state["seconds"]
         self.history, self.validation = state["history"], state["validation"]
         self.commands = state["commands"]
 
     def save_checkpoint(self, path: Path) -> None:
-        """Write `state()` to `path` atomically."""
+        """Write `state()` to `path` atomically (under torchrun rank 0 alone: the weights are the same on every rank)."""
+        if not self.world.main:
+            return
         state = self.state()
         write_atomically(path, lambda tmp: torch.save(state, tmp))
 
@@ -178,7 +240,7 @@ def validate(
     for photo in photos:
         side = max(photo.shape[-2:])
         if side not in styles:
-            styles[side] = load_tensor(style_path, side, device=photo.device)
+            styles[side] = load_tensor(style_file(style_path), side, device=photo.device)
         out = from_pixels(net(to_pixels(photo).clamp(0, 1)).clamp(0, 1))
         for k, v in result_ratios(out, photo, styles[side], judge).items():
             totals[k] += v / len(photos)

@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
+import signal
 import time
 from pathlib import Path
 
 import torch
 from tqdm.auto import tqdm
 
+from .. import distributed
+from ..distributed import World
 from ..errors import NSTError
 from ..features import FeatureExtractor
 from ..install import ROOT
 from ..quality import MEASURE_LAYERS
+from .data import CropStream
 from .model import load_model, read_card, resolve, save_model
 from .train import TrainConfig, Trainer, validate, validation_photos
 
@@ -163,17 +168,47 @@ def _card(trainer: Trainer, args: argparse.Namespace, command: str, final: dict,
     }
 
 
-def run_train(args: argparse.Namespace, command: str) -> Path:
-    """Train (or resume, or fine-tune), checkpointing to MODEL.ckpt, then write MODEL.pt and MODEL.json."""
+def _launch_command(command: str, world: World) -> str:
+    """The command line as it was launched: under torchrun, torchrun's own (so the card can be rerun)."""
+    if not world.distributed:
+        return command
+    per_node = int(os.environ.get("LOCAL_WORLD_SIZE", world.size))
+    nodes = f"--nnodes={world.size // per_node} " if world.size > per_node else ""
+    return command.replace("python -m", f"torchrun {nodes}--nproc_per_node={per_node} -m", 1)
+
+
+def _interrupt(signum: int, frame) -> None:
+    """torchrun stops the other ranks with SIGTERM when one fails: unwind, so rank 0 saves its checkpoint."""
+    raise KeyboardInterrupt
+
+
+def run_train(args: argparse.Namespace, command: str) -> Path | None:
+    """Train (or resume, or fine-tune), checkpointing to MODEL.ckpt, then write MODEL.pt and MODEL.json.
+
+    Under torchrun every rank trains (DDP) and rank 0 alone shows progress, validates and writes the
+    checkpoint, the model and its card; the other ranks return None.
+    """
     ckpt = args.output.with_suffix(".ckpt")
     _check_paths(args, ckpt)
-    trainer = Trainer(_config(args), data=args.data, device=args.device)
-    if trainer.crops.skipped:
+    world, device = distributed.start(args.device)
+    try:
+        if world.distributed:
+            signal.signal(signal.SIGTERM, _interrupt)
+        return _train(args, _launch_command(command, world), ckpt, world, device)
+    finally:
+        distributed.stop()
+
+
+def _train(
+    args: argparse.Namespace, command: str, ckpt: Path, world: World, device: torch.device
+) -> Path | None:
+    trainer = Trainer(_config(args), data=args.data, device=device, world=world, workers=args.workers)
+    if trainer.crops.skipped and world.main:
         print(f"{args.data}: skipped {len(trainer.crops.skipped)} unreadable or too small files")
     _start(trainer, args, ckpt)
     trainer.commands.append(command)
     minutes = DEFAULT_MINUTES if args.steps is None and args.minutes is None else args.minutes
-    progress = Progress(trainer, args, minutes)
+    progress = Progress(trainer, args, minutes) if world.main else None
     start = time.perf_counter()
     trainer.run(
         steps=args.steps,
@@ -182,19 +217,45 @@ def run_train(args: argparse.Namespace, command: str) -> Path:
         checkpoint_every=args.checkpoint_every,
         callback=progress,
     )
+    data = _data_counts(trainer, world)
+    if not world.main:
+        return None
     progress.bar.close()
     final = {
         f"{s}px": validate(
-            trainer.net, validation_photos(args.val, size=s), trainer.config.style, progress.judge
+            trainer.net,
+            validation_photos(args.val, size=s, device=str(device)),
+            trainer.config.style,
+            progress.judge,
         )
         for s in VAL_SIZES
     }
-    card = save_model(
-        trainer.net, args.output, _card(trainer, args, command, final, time.perf_counter() - start)
-    )
+    card = _card(trainer, args, command, final, time.perf_counter() - start)
+    card = save_model(trainer.net, args.output, {**card, "data": data})
+    if data["skipped"] and isinstance(trainer.crops, CropStream):
+        print(f"{args.data}: skipped {data['skipped']} unreadable or too small files of {data['files']}")
     print(
         f"wrote {args.output} after {trainer.step} steps ({card['minutes']:.1f} min of training); "
         f"held-out photos at {VAL_SIZES[-1]} px (mean of {len(progress.photos)}): "
         + verdict(final[f"{VAL_SIZES[-1]}px"])
     )
     return args.output
+
+
+def _data_counts(trainer: Trainer, world: World) -> dict:
+    """The card's record of the data and of the ranks: files, skipped (summed over ranks), loader, batches."""
+    crops = trainer.crops
+    streamed = isinstance(crops, CropStream)
+    files = len(crops.dataset) if streamed else len(crops.photos) + len(crops.skipped)
+    skipped = distributed.total({"skipped": len(crops.skipped)}, world)["skipped"]
+    return {
+        "files": files,
+        "skipped": int(skipped),
+        "loader": f"streamed, {crops.loader.num_workers} worker processes per rank"
+        if streamed
+        else "in memory",
+        "world_size": world.size,
+        "backend": world.backend or "none (one process)",
+        "batch_per_rank": trainer.config.batch,
+        "global_batch": trainer.config.batch * world.size,
+    }

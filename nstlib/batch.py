@@ -23,7 +23,7 @@ from pathlib import Path
 
 from .distributed import World, broadcast, gather, launched, shard, total
 from .errors import NSTError
-from .images import IMAGE_TYPES
+from .images import IMAGE_TYPES, photo_files
 
 
 class Reported(NSTError):
@@ -95,18 +95,6 @@ def folder_argument(paths: Sequence[Path]) -> Path | None:
     return folders[0] if folders else None
 
 
-def photos_in(folder: Path, *, exclude: Sequence[Path] = ()) -> list[Path]:
-    """Every image file in the tree below `folder`, sorted; hidden files and folders, and `exclude`, left out."""
-    skip = {Path(p).resolve() for p in exclude}
-    found = []
-    for root, dirs, files in os.walk(folder):  # symlinked folders are not followed: no loops
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        found += [
-            Path(root, f) for f in files if not f.startswith(".") and Path(f).suffix.lower() in IMAGE_TYPES
-        ]
-    return sorted(p for p in found if not skip or p.resolve() not in skip)
-
-
 def result_path(photo: Path, folder: Path, outdir: Path) -> Path:
     """Where `photo`'s result goes: its place below `folder` mirrored below `outdir`, suffix in lower case."""
     return outdir / photo.relative_to(folder).parent / (photo.stem + photo.suffix.lower())
@@ -141,7 +129,7 @@ def plan(
     `inputs` (the painting, say) are left out of the walk and never written over.
     """
     check_folders(folder, outdir)
-    photos = photos_in(folder, exclude=inputs)
+    photos = photo_files(folder, exclude=inputs)
     if not photos:
         raise NSTError(f"{folder}: no photos in it or below it (looked for {', '.join(IMAGE_TYPES)})")
     jobs = [Job(p, result_path(p, folder, outdir)) for p in photos]

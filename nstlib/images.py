@@ -41,6 +41,19 @@ IMAGE_TYPES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
 MAX_PIXELS = Image.MAX_IMAGE_PIXELS or 89_478_485
 
 
+def photo_files(folder: str | Path, *, exclude: Sequence[str | Path] = ()) -> list[Path]:
+    """Every image file (`IMAGE_TYPES`) in the tree below `folder`, sorted: nested folders too (a camera's
+    DCIM, COCO's train2014); hidden files and folders, and the files and folder trees in `exclude`, left out."""
+    skip = {Path(p).resolve() for p in exclude}
+    found = []
+    for root, dirs, files in os.walk(folder):  # symlinked folders are not followed: no loops
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and Path(root, d).resolve() not in skip)
+        found += [
+            Path(root, f) for f in files if not f.startswith(".") and Path(f).suffix.lower() in IMAGE_TYPES
+        ]
+    return sorted(p for p in found if not skip or p.resolve() not in skip)
+
+
 def to_rgb(img: Image.Image) -> Image.Image:
     """Convert any Pillow mode to 8-bit RGB by the rule in this module's docstring."""
     if img.mode == "RGB":

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -10,6 +9,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps
 
+from .. import images
 from ..errors import NSTError
 from ..images import MAX_PIXELS, load_image
 from ..install import IMG
@@ -17,7 +17,7 @@ from ..install import IMG
 #: The shipped training photos (short side <= 320 px); `val/` below it is never trained on.
 TRAIN_DIR = IMG / "train"
 VAL_DIR = TRAIN_DIR / "val"
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
+IMAGE_SUFFIXES = images.IMAGE_TYPES
 
 
 def image_files(folder: Path) -> list[Path]:
@@ -104,22 +104,11 @@ class PhotoCrops:
 
 
 def photo_files(folder: Path, *, exclude: Path | None = None) -> list[Path]:
-    """Every image file in the tree below `folder` (nested folders, as COCO's or a camera's), sorted.
-
-    Hidden files and folders are passed over, and so is the tree below `exclude` (the held-out photos
-    when they live inside the training folder).
-    """
-    folder = Path(folder)
-    if not folder.is_dir():
+    """Every photo in the tree below `folder` (`nstlib.images.photo_files`), less the tree below `exclude`
+    (the held-out photos when they live inside the training folder)."""
+    if not Path(folder).is_dir():
         raise NSTError(f"{folder}: no such folder; give a folder of photos with --data")
-    skip = Path(exclude).resolve() if exclude is not None else None
-    found = []
-    for root, dirs, files in os.walk(folder):
-        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and (Path(root, d).resolve() != skip))
-        found += [
-            Path(root, f) for f in files if not f.startswith(".") and Path(f).suffix.lower() in IMAGE_SUFFIXES
-        ]
-    return sorted(found)
+    return images.photo_files(folder, exclude=[exclude] if exclude is not None else [])
 
 
 def _open_for(

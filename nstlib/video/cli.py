@@ -1,11 +1,19 @@
-"""`python -m nstlib.video CLIP -o OUT.mp4 (--style IMAGE | --model NAME)`: stylise a clip without flicker."""
+"""`python -m nstlib.video CLIP -o OUT.mp4 (--style IMAGE | --model NAME)`: stylise a clip without flicker.
+
+Under `torchrun --nproc_per_node=N` each rank stylises one chunk of consecutive frames (`chunks.py`):
+with --style ranks (0, 1), (2, 3), ... meet back to back, other chunks start `--warmup` frames early;
+rank 0 joins them into the one output file.
+"""
 
 from __future__ import annotations
 
 import argparse
+import datetime
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import torch
@@ -13,12 +21,13 @@ from PIL import Image
 from tqdm.auto import tqdm
 
 from ..cli import DEFAULT_SIZE, _loading, _number, check_output, run_main
-from ..device import default_device
+from ..distributed import World, gather, gather_to_main, joined, patient_group
 from ..errors import NSTError, OneLineParser
 from ..images import load_image, preprocess, resize
 from ..realtime.network import TransformerNet
 from ..recipes import DEFAULT_STEPS, DEFAULT_STRENGTH
 from ..resources import _human, available_bytes, estimate_bytes
+from .chunks import Chunk, anchors, boundaries, plan_chunks
 from .flow import FLOW_METHODS
 from .io import VIDEO_TYPES, frame_shape, probe, read_frames, write_video
 from .metrics import temporal_error
@@ -29,11 +38,24 @@ _count = _number(int, 1, "must be >= 1")
 _weight = _number(float, 0, "must be >= 0")
 _fps = _number(float, 0.1, "must be at least 0.1 frames per second", 240)
 _blend = _number(float, 0, "must be in [0, 1)", 0.99)
+_frames_early = _number(int, 0, "must be >= 0")
+T = TypeVar("T")
 #: Per frame held in memory: the input and the output, uint8 RGB.
 FRAME_BYTES_PER_PIXEL = 6
+#: Frames a chunk after the first stylises before the first one it writes, under torchrun. On the
+#: excerpt (benchmarks/results/video-chunks-cpu.md), with --model (blend 0.5 forgets its start as 0.5^K)
+#: the boundary's warping error fell from 1.7x the inside's at K = 0 to 1.07x at 2 and 1.03x at 4, as
+#: the same frame in one process; 4 leaves room for a higher --blend and costs 4 frames a chunk. With
+#: --style no K closes the seam (5.3x at 0, 4.8x at 4): a chunk keeps the texture its first frame chose,
+#: so --style pairs its ranks back to back (`chunk_plan`) and warms up only an odd last rank.
+DEFAULT_WARMUP = 4
+#: How long a rank that finished its chunk waits for the slowest at the join (the default 10 minutes
+#: of `distributed.TIMEOUT` is shorter than the spread of a long clip's chunk times).
+CHUNK_WAIT = datetime.timedelta(hours=24)
 EXAMPLES = """examples (from the course's folder):
   python -m nstlib.video img/video/big-buck-bunny.mp4 -o bunny-cafe.mp4 --style img/style/van-gogh-night-cafe.jpg --max-frames 24
-  python -m nstlib.video img/video/big-buck-bunny.mp4 -o bunny-fast.gif --model night-cafe"""
+  python -m nstlib.video img/video/big-buck-bunny.mp4 -o bunny-fast.gif --model night-cafe
+  torchrun --standalone --nproc_per_node=2 -m nstlib.video CLIP -o OUT.mp4 --style PAINTING  # a chunk a rank"""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -78,6 +100,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=_count, default=DEFAULT_STEPS,
                    help=f"at most this many L-BFGS steps a frame (default {DEFAULT_STEPS}; the stop rule ends most sooner)")  # fmt: skip
     p.add_argument("--flow", choices=FLOW_METHODS, default="dis", help="optical flow (default dis)")
+    p.add_argument("--warmup", type=_frames_early, default=DEFAULT_WARMUP, metavar="K",
+                   help=f"under torchrun: each chunk after the first starts K frames early, stylised but not written, "
+                   f"so its first frame has a past (default {DEFAULT_WARMUP}); with --style only an odd last "
+                   "rank's: the others are paired back to back")  # fmt: skip
     p.add_argument("--device", default=None, help="cpu, cuda ... (default: cuda if present)")
     p.add_argument("--force", action="store_true", help="overwrite OUT if it exists")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -170,9 +196,8 @@ def _frames(
                           steps=args.steps, flow_method=args.flow, extractor=extractor)  # fmt: skip
 
 
-def run(args: argparse.Namespace) -> Path:
-    """Stylise the clip as the parsed arguments say and write it; returns the output path."""
-    started = time.perf_counter()
+def _prepare(args: argparse.Namespace, device: torch.device, *, say: bool) -> tuple:
+    """Every check, then the painter and the frames: (painter, frames, fps, side). `say`: print notes."""
     check_output(
         args.output,
         [args.clip],
@@ -183,7 +208,6 @@ def run(args: argparse.Namespace) -> Path:
         input_label="the input clip",
     )
     _check_options(args)
-    device = torch.device(args.device) if args.device else default_device()
     painter = _painter(args, device)
     info = probe(args.clip)
     h, w = frame_shape(info.width, info.height, args.size or DEFAULT_SIZE.get(device.type, 256))
@@ -191,21 +215,87 @@ def run(args: argparse.Namespace) -> Path:
     check_video_fits(
         h, w, min(expected, args.max_frames or expected), optimise=bool(args.style), device=device
     )
-    _note_size_cap(args, info.width, info.height, max(h, w))
+    if say:
+        _note_size_cap(args, info.width, info.height, max(h, w))
     frames, fps = read_frames(args.clip, size=max(h, w), max_frames=args.max_frames, fps=args.fps)
-    stylised = _frames(args, frames, max(h, w), device, painter)  # VGG-19 loads before the bar starts
+    return painter, frames, fps, max(h, w)
+
+
+def _on_every_rank(world: World, step: Callable[[], T]) -> T:
+    """`step()` on every rank; if it fails on any, every rank stops and rank 0 says why, once.
+
+    A rank that stopped alone would leave the others waiting at the join for `CHUNK_WAIT`.
+    """
+    if not world.distributed:
+        return step()
+    try:
+        value, problem = step(), None
+    except NSTError as err:
+        value, problem = None, str(err)
+    problems = [(rank, p) for rank, p in enumerate(gather(problem, world)) if p]
+    if not problems:
+        return value
+    if not world.main:
+        raise SystemExit(2)  # rank 0 prints the line
+    rank, problem = problems[0]
+    raise NSTError(problem if rank == 0 else f"rank {rank}: {problem}")
+
+
+def chunk_plan(args: argparse.Namespace, n_frames: int, ranks: int) -> list[Chunk]:
+    """The command's chunks: --style pairs ranks back to back, --model warms up; neither for independent frames."""
+    if args.independent or args.blend == 0:
+        return plan_chunks(n_frames, ranks, warmup=0)  # a frame does not depend on its past
+    # an optimised chunk keeps the texture its first frame chose, so only a shared first frame closes a
+    # seam; the network's blend forgets its start, so a warm-up does (and pairs would leave pair ends
+    # meeting with no past from 4 ranks on)
+    return plan_chunks(n_frames, ranks, warmup=args.warmup, pairs=ranks // 2 if args.style else 0)
+
+
+def _stylise_chunk(
+    args, frames: list[np.ndarray], chunk: Chunk, side: int, device, painter, world
+) -> list[Frame]:
+    """This rank's written frames in time order: its chunk stylised (backwards if so), warm-up or anchor dropped."""
+    if not chunk.written:
+        return []  # more ranks than the clip can feed
+    part = frames[chunk.start : chunk.stop]
+    if chunk.backward:  # the flow is computed on consecutive frames of whatever list it gets
+        part = part[::-1]
+    stylised = _frames(args, part, side, device, painter)  # VGG-19 loads before the bar starts
+    desc = f"stylising chunk 1 of {world.size}" if world.distributed else "stylising"
     done: list[Frame] = []
-    with tqdm(total=len(frames), unit="frame", desc="stylising", disable=args.quiet) as bar:
-        for frame in stylised:
-            done.append(frame)
+    with tqdm(total=len(part), unit="frame", desc=desc, disable=args.quiet) as bar:
+        for i, frame in enumerate(stylised):
+            if i >= chunk.lead:
+                done.append(frame)
             bar.set_postfix(steps=frame.steps, refresh=False)
             bar.update()
-    write_video([f.pixels for f in done], args.output, fps=fps)
-    _report(args, done, frames, fps, device, time.perf_counter() - started)
+    return done[::-1] if chunk.backward else done
+
+
+def run(args: argparse.Namespace) -> Path:
+    """Stylise the clip as the parsed arguments say and write it; returns the output path.
+
+    Under torchrun each rank stylises its chunk (`chunks.plan_chunks`) and rank 0 writes the file.
+    """
+    started = time.perf_counter()
+    with joined(args.device) as (world, device):
+        wait = patient_group(world, CHUNK_WAIT)  # all ranks are here now, as it needs
+        if not world.main:
+            args = argparse.Namespace(**{**vars(args), "quiet": True})  # rank 0 speaks for the run
+        painter, frames, fps, side = _on_every_rank(world, lambda: _prepare(args, device, say=world.main))
+        plan = chunk_plan(args, len(frames), world.size)
+        done = _stylise_chunk(args, frames, plan[world.rank], side, device, painter, world)
+        parts = gather_to_main(done, world, group=wait)
+        if parts is not None:
+            done = [frame for part in parts for frame in part]
+            write_video([f.pixels for f in done], args.output, fps=fps)
+            _report(args, done, frames, fps, device, time.perf_counter() - started, plan)
     return args.output
 
 
-def _report(args, done: list[Frame], frames: list[np.ndarray], fps: float, device, seconds: float) -> None:
+def _report(
+    args, done: list[Frame], frames: list[np.ndarray], fps: float, device, seconds: float, plan
+) -> None:
     h, w = frames[0].shape[:2]
     if args.model:
         how = f"model {args.model}, blend {DEFAULT_BLEND if args.blend is None else args.blend:g}"
@@ -214,16 +304,44 @@ def _report(args, done: list[Frame], frames: list[np.ndarray], fps: float, devic
     else:
         weight = DEFAULT_TEMPORAL_WEIGHT if args.temporal_weight is None else args.temporal_weight
         how = f"strength {args.strength:g}, temporal weight {weight:g}"
-    later = [f.seconds for f in done[1:]]
-    timing = f"first frame {done[0].seconds:.1f} s" + (
+    first = _first_written(plan)
+    later = [f.seconds for t, f in enumerate(done) if t != first]
+    timing = f"first frame {done[first].seconds:.1f} s" + (
         f", later {np.mean(later):.1f} s each" if later else ""
     )
     flicker = ""
     if len(frames) > 1:
         e = temporal_error([f.pixels for f in done], frames, method=args.flow)
-        flicker = f"; temporal error {e['relative']:.2f}x the input's"
-    print(f"wrote {args.output} ({len(done)} frames, {w}x{h} px, {fps:g} fps, {how}, {device}) "
+        flicker = f"; temporal error {e['relative']:.2f}x the input's" + _seams(e["curve"], plan)
+    print(f"wrote {args.output} ({len(done)} frames, {w}x{h} px, {fps:g} fps, {how}, {device}{_spread(plan)}) "
           f"in {seconds:.1f} s; {timing}{flicker}")  # fmt: skip
+
+
+def _first_written(plan: list[Chunk]) -> int:
+    """The first written frame stylised from scratch: the clip's first, or the first pair's anchor."""
+    return anchors(plan)[0] if plan[0].backward else 0
+
+
+def _spread(plan: list[Chunk]) -> str:
+    """How the frames were shared among ranks, for the summary ("" in one process)."""
+    if len(plan) == 1:
+        return ""
+    sizes = "+".join(str(len(c.written)) for c in plan if c.written)
+    pairs = len(anchors(plan))
+    how = [f"{pairs} pair{'s' * (pairs > 1)} back to back"] if pairs else []
+    warmup = max(c.warmup for c in plan)
+    how += [f"warm-up {warmup}"] if warmup or not pairs else []
+    return f", {len(plan)} ranks: chunks of {sizes} frames, {', '.join(how)}"
+
+
+def _seams(curve: list[float], plan: list[Chunk]) -> str:
+    """The warping error at the frames where chunks meet relative to inside the chunks ("" if none)."""
+    seams = boundaries(plan)
+    inside = [e for t, e in enumerate(curve, start=1) if t not in seams]
+    if not seams or not inside or not np.nanmean(inside) > 0:
+        return ""
+    ratio = np.nanmean([curve[t - 1] for t in seams]) / np.nanmean(inside)
+    return f", {ratio:.2f}x inside the chunks where they meet"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -13,6 +13,7 @@ counts summed over the ranks, and `PhotosFailed` makes the exit code 1 if any ph
 
 from __future__ import annotations
 
+import datetime
 import os
 import sys
 import time
@@ -21,9 +22,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .distributed import World, broadcast, gather, launched, shard, total
+from .distributed import World, broadcast, gather, launched, on_every_rank, patient_group, shard, total
 from .errors import NSTError
 from .images import IMAGE_TYPES, photo_files
+
+#: How long a rank that finished its share waits for the slowest (a share of photos at 1024 px on a CPU
+#: can take far longer than `distributed.TIMEOUT`).
+FOLDER_WAIT = datetime.timedelta(hours=24)
 
 
 class Reported(NSTError):
@@ -182,7 +187,9 @@ def run_folder(
     if world.main:
         print(_opening(folder, outdir, len(todo), skipped, world), flush=True)
     tally = Tally(skipped=skipped if world.main else 0)
-    work(shard(todo, world), tally)
+    # shares are even in photos, not in time, and a rank may fail outside a photo (loading the model):
+    # every rank learns of it, and none waits past the default timeout for a slow one
+    on_every_rank(world, lambda: work(shard(todo, world), tally), group=patient_group(world, FOLDER_WAIT))
     counts = total({"done": tally.done, "skipped": tally.skipped, "failed": tally.failed}, world)
     done, skipped, failed = (int(counts[k]) for k in ("done", "skipped", "failed"))
     slowest = max(gather(tally.slowest, world))

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import datetime
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TypeVar
@@ -23,6 +23,7 @@ import torch
 import torch.distributed as dist
 
 from .device import default_device
+from .errors import NSTError
 
 T = TypeVar("T")
 
@@ -142,13 +143,37 @@ def broadcast(value: T, world: World) -> T:
     return box[0]
 
 
-def gather(value: T, world: World) -> list[T]:
-    """Every rank's `value` (any picklable object), in rank order, on every rank."""
+def gather(value: T, world: World, *, group: dist.ProcessGroup | None = None) -> list[T]:
+    """Every rank's `value` (any picklable object), in rank order, on every rank (`group`: a `patient_group`)."""
     if not world.distributed:
         return [value]
     out: list[T] = [None] * world.size  # type: ignore[list-item]
-    dist.all_gather_object(out, value)
+    dist.all_gather_object(out, value, group=group)
     return out
+
+
+def on_every_rank(world: World, step: Callable[[], T], *, group: dist.ProcessGroup | None = None) -> T:
+    """`step()` on every rank; if it fails on any, every rank stops and rank 0 says why, once.
+
+    A rank that stopped alone would leave the others waiting at their next collective. Rank 0 raises
+    an `NSTError` naming the first rank that failed; the others exit with code 2 without a word. In
+    one process `step()` runs as it is. `group`: a `patient_group` when ranks may finish far apart.
+    """
+    if not world.distributed:
+        return step()
+    try:
+        value, problem = step(), None
+    except NSTError as err:
+        value, problem = None, str(err)
+    except Exception as err:  # noqa: BLE001  (any failure must reach the other ranks)
+        value, problem = None, f"{type(err).__name__}: {err}"
+    problems = [(rank, p) for rank, p in enumerate(gather(problem, world, group=group)) if p]
+    if not problems:
+        return value
+    if not world.main:
+        raise SystemExit(2)  # rank 0 prints the line
+    rank, problem = problems[0]
+    raise NSTError(problem if rank == 0 else f"rank {rank}: {problem}")
 
 
 def patient_group(world: World, timeout: datetime.timedelta) -> dist.ProcessGroup | None:

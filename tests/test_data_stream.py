@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
 from PIL import Image
 
@@ -70,3 +72,22 @@ def test_the_in_memory_crops_stay_as_they_were_for_the_shipped_photos():
     assert x.shape == (2, 3, 64, 64)
     # the first batch's statistics as the code before the streaming loader drew them (commit 2a53cfb)
     assert [round(float(v), 4) for v in (x.mean(), x.std())] == [0.7548, 0.2455]
+
+
+def test_streamed_crops_read_images_by_load_images_rule_alpha_over_white(tmp_path):
+    Image.new("RGBA", (64, 64), (255, 0, 0, 0)).save(tmp_path / "clear.png")  # transparent red: white
+    stream = CropStream(photo_files(tmp_path), crop=32, workers=0)
+    assert stream.batch(1).min() > 0.95
+
+
+def test_a_held_out_folder_inside_the_data_is_never_trained_on(tmp_path):
+    from nstlib.realtime.train import TrainConfig, training_crops
+
+    root = _tree(tmp_path)
+    config = TrainConfig(style="img/style/van-gogh-night-cafe.jpg", crop=32)
+    crops = training_crops(root, config, workers=0, val=root / "val")
+    assert "held-out.jpg" not in [Path(f).name for f in crops.dataset.files]
+    # a checkpoint of a streamed run resumed on photos held in memory starts that stream afresh
+    memory = PhotoCrops(IMG / "train", crop=32)
+    memory.load_state(crops.state())
+    assert memory.batch(1).shape == (1, 3, 32, 32)

@@ -111,6 +111,7 @@ def test_a_killed_rank_leaves_a_checkpoint_that_resumes_in_one_process(tmp_path,
     assert not out.exists()  # no model from a failed run, only its checkpoint
     state = torch.load(ckpt, weights_only=False)
     assert state["step"] >= 2 and state["stream"]["world_size"] == 2
+    assert len(state["streams"]) == 2  # each rank's place in its crop stream, for a resume on 2 ranks
     resumed = _run([sys.executable, *_train_args(out, val, "--steps", str(state["step"] + 2), "--resume",
                                                  "--workers", "0")], cwd=tmp_path)  # fmt: skip
     assert resumed.returncode == 0, resumed.stderr[-2000:]

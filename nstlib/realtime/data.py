@@ -95,8 +95,9 @@ class PhotoCrops:
         return {"crops_rng": self.generator.get_state()}
 
     def load_state(self, state: dict) -> None:
-        """Continue the crop stream of `state()`."""
-        self.generator.set_state(state["crops_rng"])
+        """Continue the crop stream of `state()`; a streamed run's checkpoint has none: this one starts afresh."""
+        if "crops_rng" in state:
+            self.generator.set_state(state["crops_rng"])
 
     def batch(self, n: int) -> torch.Tensor:
         """(n, 3, crop, crop) pixels in [0, 1]."""
@@ -124,7 +125,7 @@ def _open_for(
                 return None
             short[0] = randint(crop, min(img.size))  # drawn first, so the decode can be smaller
             img.draft("RGB", tuple(max(crop, s * short[0] // min(img.size)) for s in img.size))
-            img = ImageOps.exif_transpose(img.convert("RGB"))
+            img = images.to_rgb(ImageOps.exif_transpose(img))  # load_image's rule: alpha over white, 16-bit
     except (OSError, ValueError, Image.DecompressionBombError):
         return None  # unreadable or not an image: counted by the caller, never fatal
     return img if min(img.size) >= crop else None

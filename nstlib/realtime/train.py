@@ -22,7 +22,7 @@ import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 
 from ..device import seed_everything
-from ..distributed import SINGLE, World
+from ..distributed import SINGLE, World, broadcast, gather
 from ..features import FeatureExtractor
 from ..images import from_pixels, load_tensor, to_pixels, write_atomically
 from ..install import ROOT
@@ -78,10 +78,19 @@ IN_MEMORY_MAX = 1000
 
 
 def training_crops(
-    data: Path, config: TrainConfig, world: World = SINGLE, *, workers: int | None = None
+    data: Path,
+    config: TrainConfig,
+    world: World = SINGLE,
+    *,
+    workers: int | None = None,
+    val: Path = VAL_DIR,
 ) -> PhotoCrops | CropStream:
-    """The crops a run trains on: a small flat folder in memory, anything else streamed by `workers` processes."""
-    files = photo_files(data, exclude=VAL_DIR)
+    """The crops a run trains on: a small flat folder in memory, anything else streamed by `workers` processes.
+
+    The held-out folder `val` is left out when it lies inside `data`. Under torchrun rank 0 lists the
+    tree and sends the list, so every rank's `DistributedSampler` shards the same one.
+    """
+    files = broadcast(photo_files(data, exclude=val) if world.main else None, world)
     small = len(files) <= IN_MEMORY_MAX and all(f.parent == Path(data) for f in files)
     if workers is None and not world.distributed and small:
         return PhotoCrops(data, crop=config.crop, seed=config.seed)
@@ -108,6 +117,7 @@ class Trainer:
         device: str | torch.device = "cpu",
         world: World = SINGLE,
         workers: int | None = None,
+        val: Path = VAL_DIR,
     ) -> None:
         seed_everything(config.seed)  # the same first weights on every rank (DDP also sends rank 0's)
         self.config, self.device, self.world = config, torch.device(device), world
@@ -123,11 +133,12 @@ class Trainer:
         self.extractor = recipe_extractor(config.content_layers, config.style_layers, device=device)
         self.style = load_tensor(style_file(config.style), config.style_size, device=device)
         self.style_term = GramStyle(self.extractor, self.style, config.style_layers)  # Grams once
-        self.crops = training_crops(data, config, world, workers=workers)
+        self.crops = training_crops(data, config, world, workers=workers, val=val)
         self.step, self.seconds = 0, 0.0
         self.history: list[dict[str, float]] = []  # one row per step: step, content, style, tv, total
         self.validation: list[dict[str, float]] = []  # step, style ratio, content ratio on held-out photos
         self.commands: list[str] = []  # the command lines that trained it (a resume adds one)
+        self._streams: list[dict] | None = None  # under torchrun: each rank's crop-stream state
 
     def objective(self, pixels: torch.Tensor) -> StyleTransferLoss:
         """The course's normalised objective for one batch of photos (pixels in [0, 1])."""
@@ -175,10 +186,13 @@ class Trainer:
                 if callback is not None:
                     callback(self, terms)
                 if checkpoint is not None and self.step % checkpoint_every == 0:
-                    self.save_checkpoint(checkpoint)
-        finally:  # also on Ctrl-C: the steps done are kept
+                    self.save_checkpoint(checkpoint, together=True)
+        except BaseException:  # also on Ctrl-C: the steps done are kept (the other ranks may be gone)
             if checkpoint is not None:
                 self.save_checkpoint(checkpoint)
+            raise
+        if checkpoint is not None:
+            self.save_checkpoint(checkpoint, together=True)
 
     def _done(self, steps: int | None, limit: float) -> bool:
         """Whether the budget is spent; under torchrun the ranks agree (one rank's clock ends every rank's run)."""
@@ -201,19 +215,28 @@ class Trainer:
             "history": self.history,
             "validation": self.validation,
             "commands": self.commands,
+            "streams": self._streams,  # every rank's place in its crop stream, at the last checkpoint
         }
 
     def load_state(self, state: dict) -> None:
         """Continue from `state()` of an earlier run with the same config."""
         self.net.load_state_dict(state["net"])
         self.optimizer.load_state_dict(state["optimizer"])
-        self.crops.load_state(state)
+        streams = state.get("streams")  # each rank its own place, when the number of ranks is the same
+        own = streams[self.world.rank] if streams and len(streams) == self.world.size else state
+        self.crops.load_state(own)
         self.step, self.seconds = state["step"], state["seconds"]
         self.history, self.validation = state["history"], state["validation"]
         self.commands = state["commands"]
 
-    def save_checkpoint(self, path: Path) -> None:
-        """Write `state()` to `path` atomically (under torchrun rank 0 alone: the weights are the same on every rank)."""
+    def save_checkpoint(self, path: Path, *, together: bool = False) -> None:
+        """Write `state()` to `path` atomically (under torchrun rank 0 alone: the weights are the same on every rank).
+
+        `together`: every rank calls it at the same step, so rank 0 first collects each rank's place in
+        its crop stream; alone (an interrupt), rank 0 keeps the places collected last.
+        """
+        if together and self.world.distributed:
+            self._streams = gather(self.crops.state(), self.world)
         if not self.world.main:
             return
         state = self.state()

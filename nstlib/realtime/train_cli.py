@@ -190,19 +190,21 @@ def run_train(args: argparse.Namespace, command: str) -> Path | None:
     """
     ckpt = args.output.with_suffix(".ckpt")
     _check_paths(args, ckpt)
-    world, device = distributed.start(args.device)
-    try:
-        if world.distributed:
-            signal.signal(signal.SIGTERM, _interrupt)
-        return _train(args, _launch_command(command, world), ckpt, world, device)
-    finally:
-        distributed.stop()
+    with distributed.joined(args.device) as (world, device):
+        before = signal.signal(signal.SIGTERM, _interrupt) if world.distributed else None
+        try:
+            return _train(args, _launch_command(command, world), ckpt, world, device)
+        finally:
+            if before is not None:
+                signal.signal(signal.SIGTERM, before)
 
 
 def _train(
     args: argparse.Namespace, command: str, ckpt: Path, world: World, device: torch.device
 ) -> Path | None:
-    trainer = Trainer(_config(args), data=args.data, device=device, world=world, workers=args.workers)
+    trainer = Trainer(
+        _config(args), data=args.data, device=device, world=world, workers=args.workers, val=args.val
+    )
     if trainer.crops.skipped and world.main:
         print(f"{args.data}: skipped {len(trainer.crops.skipped)} unreadable or too small files")
     _start(trainer, args, ckpt)
@@ -247,10 +249,11 @@ def _data_counts(trainer: Trainer, world: World) -> dict:
     crops = trainer.crops
     streamed = isinstance(crops, CropStream)
     files = len(crops.dataset) if streamed else len(crops.photos) + len(crops.skipped)
-    skipped = distributed.total({"skipped": len(crops.skipped)}, world)["skipped"]
+    # a file is skipped once however many ranks met it (each epoch deals the files out anew)
+    skipped = len(set().union(*distributed.gather(set(map(str, crops.skipped)), world)))
     return {
         "files": files,
-        "skipped": int(skipped),
+        "skipped": skipped,
         "loader": f"streamed, {crops.loader.num_workers} worker processes per rank"
         if streamed
         else "in memory",

@@ -11,9 +11,7 @@ import argparse
 import datetime
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
 
 import numpy as np
 import torch
@@ -21,7 +19,7 @@ from PIL import Image
 from tqdm.auto import tqdm
 
 from ..cli import DEFAULT_SIZE, _loading, _number, check_output, run_main
-from ..distributed import World, gather, gather_to_main, joined, patient_group
+from ..distributed import gather_to_main, joined, on_every_rank, patient_group
 from ..errors import NSTError, OneLineParser
 from ..images import load_image, preprocess, resize
 from ..realtime.network import TransformerNet
@@ -39,7 +37,6 @@ _weight = _number(float, 0, "must be >= 0")
 _fps = _number(float, 0.1, "must be at least 0.1 frames per second", 240)
 _blend = _number(float, 0, "must be in [0, 1)", 0.99)
 _frames_early = _number(int, 0, "must be >= 0")
-T = TypeVar("T")
 #: Per frame held in memory: the input and the output, uint8 RGB.
 FRAME_BYTES_PER_PIXEL = 6
 #: Frames a chunk after the first stylises before the first one it writes, under torchrun. On the
@@ -221,26 +218,6 @@ def _prepare(args: argparse.Namespace, device: torch.device, *, say: bool) -> tu
     return painter, frames, fps, max(h, w)
 
 
-def _on_every_rank(world: World, step: Callable[[], T]) -> T:
-    """`step()` on every rank; if it fails on any, every rank stops and rank 0 says why, once.
-
-    A rank that stopped alone would leave the others waiting at the join for `CHUNK_WAIT`.
-    """
-    if not world.distributed:
-        return step()
-    try:
-        value, problem = step(), None
-    except NSTError as err:
-        value, problem = None, str(err)
-    problems = [(rank, p) for rank, p in enumerate(gather(problem, world)) if p]
-    if not problems:
-        return value
-    if not world.main:
-        raise SystemExit(2)  # rank 0 prints the line
-    rank, problem = problems[0]
-    raise NSTError(problem if rank == 0 else f"rank {rank}: {problem}")
-
-
 def chunk_plan(args: argparse.Namespace, n_frames: int, ranks: int) -> list[Chunk]:
     """The command's chunks: --style pairs ranks back to back, --model warms up; neither for independent frames."""
     if args.independent or args.blend == 0:
@@ -282,9 +259,14 @@ def run(args: argparse.Namespace) -> Path:
         wait = patient_group(world, CHUNK_WAIT)  # all ranks are here now, as it needs
         if not world.main:
             args = argparse.Namespace(**{**vars(args), "quiet": True})  # rank 0 speaks for the run
-        painter, frames, fps, side = _on_every_rank(world, lambda: _prepare(args, device, say=world.main))
+        painter, frames, fps, side = on_every_rank(world, lambda: _prepare(args, device, say=world.main))
         plan = chunk_plan(args, len(frames), world.size)
-        done = _stylise_chunk(args, frames, plan[world.rank], side, device, painter, world)
+        # a rank that fails mid-chunk tells the others, instead of leaving them at the join for CHUNK_WAIT
+        done = on_every_rank(
+            world,
+            lambda: _stylise_chunk(args, frames, plan[world.rank], side, device, painter, world),
+            group=wait,
+        )
         parts = gather_to_main(done, world, group=wait)
         if parts is not None:
             done = [frame for part in parts for frame in part]

@@ -87,6 +87,9 @@ def test_a_held_out_folder_inside_the_data_is_never_trained_on(tmp_path):
     config = TrainConfig(style="img/style/van-gogh-night-cafe.jpg", crop=32)
     crops = training_crops(root, config, workers=0, val=root / "val")
     assert "held-out.jpg" not in [Path(f).name for f in crops.dataset.files]
+    # another --val does not put the shipped held-out photos back into the shipped training photos
+    shipped = training_crops(IMG / "train", config, workers=0, val=tmp_path / "elsewhere")
+    assert len(shipped.dataset.files) == 56 and not any("/val/" in f for f in shipped.dataset.files)
     # a checkpoint of a streamed run resumed on photos held in memory starts that stream afresh
     memory = PhotoCrops(IMG / "train", crop=32)
     memory.load_state(crops.state())

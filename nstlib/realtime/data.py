@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -104,12 +104,13 @@ class PhotoCrops:
         return torch.stack([self.sample() for _ in range(n)])
 
 
-def photo_files(folder: Path, *, exclude: Path | None = None) -> list[Path]:
-    """Every photo in the tree below `folder` (`nstlib.images.photo_files`), less the tree below `exclude`
-    (the held-out photos when they live inside the training folder)."""
+def photo_files(folder: Path, *, exclude: Path | Sequence[Path] | None = None) -> list[Path]:
+    """Every photo in the tree below `folder` (`nstlib.images.photo_files`), less the trees in `exclude`
+    (held-out photos when they live inside the training folder)."""
     if not Path(folder).is_dir():
         raise NSTError(f"{folder}: no such folder; give a folder of photos with --data")
-    return images.photo_files(folder, exclude=[exclude] if exclude is not None else [])
+    skip = [exclude] if isinstance(exclude, (str, Path)) else list(exclude or [])
+    return images.photo_files(folder, exclude=skip)
 
 
 def _open_for(

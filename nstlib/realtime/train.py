@@ -87,10 +87,11 @@ def training_crops(
 ) -> PhotoCrops | CropStream:
     """The crops a run trains on: a small flat folder in memory, anything else streamed by `workers` processes.
 
-    The held-out folder `val` is left out when it lies inside `data`. Under torchrun rank 0 lists the
-    tree and sends the list, so every rank's `DistributedSampler` shards the same one.
+    The held-out folders, `val` and the shipped `img/train/val`, are left out when they lie inside
+    `data`. Under torchrun rank 0 lists the tree and sends the list, so every rank's
+    `DistributedSampler` shards the same one.
     """
-    files = broadcast(photo_files(data, exclude=val) if world.main else None, world)
+    files = broadcast(photo_files(data, exclude=[VAL_DIR, val]) if world.main else None, world)
     small = len(files) <= IN_MEMORY_MAX and all(f.parent == Path(data) for f in files)
     if workers is None and not world.distributed and small:
         return PhotoCrops(data, crop=config.crop, seed=config.seed)

@@ -188,6 +188,13 @@ def _note_size_cap(size: int | None, path: Path, photo: Image.Image) -> None:
         )
 
 
+def _fitted_side(args: argparse.Namespace, photo: Image.Image, device: torch.device) -> int:
+    """The long side `photo` is stylised at (--size, never enlarged), refused if it would not fit in memory."""
+    size = min(args.size or DEFAULT_APPLY_SIZE, max(photo.size))
+    check_fits_apply(*fitted_size(photo.size, size)[::-1], device)
+    return size
+
+
 def run_apply(args: argparse.Namespace) -> list[Path]:
     """Stylise every photo with one network; one line per written file."""
     folder = folder_argument(args.photos)
@@ -197,10 +204,7 @@ def run_apply(args: argparse.Namespace) -> list[Path]:
     precision = resolve_precision(args.precision, device)
     outputs = plan_outputs(args.photos, args.output, list(args.photos), args.force)
     photos = [load_image(p) for p in args.photos]  # all read and checked before any is written
-    sizes = [min(args.size or DEFAULT_APPLY_SIZE, max(photo.size)) for photo in photos]  # never enlarged
-    for photo, size in zip(photos, sizes):
-        h, w = fitted_size(photo.size, size)[::-1]
-        check_fits_apply(h, w, device)
+    sizes = [_fitted_side(args, photo, device) for photo in photos]
     net = load_model(args.model, device)
     for path, photo, size, out in zip(args.photos, photos, sizes, outputs):
         _apply_one(net, path, photo, size, out, args=args, precision=precision, device=device)
@@ -246,8 +250,7 @@ def _apply_folder(args: argparse.Namespace, folder: Path) -> list[Path]:
             for job in jobs:
                 with tally.attempt(job):
                     photo = load_image(job.photo)
-                    size = min(args.size or DEFAULT_APPLY_SIZE, max(photo.size))  # never enlarged
-                    check_fits_apply(*fitted_size(photo.size, size)[::-1], device)
+                    size = _fitted_side(args, photo, device)
                     kw = {"args": args, "precision": precision, "device": device, "say": world.main}
                     _apply_one(net, job.photo, photo, size, job.output, **kw)
                     tally.wrote(job)

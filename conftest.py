@@ -41,6 +41,14 @@ def no_network(monkeypatch):
 
 
 @pytest.fixture(autouse=True)
+def fp32_on_any_cpu(monkeypatch):
+    """precision="auto" means fp32 on every CPU here, so a test's numbers do not depend on whether the
+    machine has bfloat16 instructions; the bf16 path is tested by name (precision="bf16")."""
+    for probe in ("_is_avx512_bf16_supported", "_is_amx_tile_supported"):  # what has_cpu_bf16_units asks
+        monkeypatch.setattr(torch.cpu, probe, lambda: False, raising=False)
+
+
+@pytest.fixture(autouse=True)
 def seeded():
     """Same random numbers in every test."""
     nl.seed_everything(0)

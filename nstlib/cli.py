@@ -23,17 +23,22 @@ from .errors import NSTError, OneLineParser
 from .features import CONTENT_LAYERS, NORMALIZED_CONTENT_LAYERS
 from .images import IMAGE_TYPES, fitted_size, load_image, postprocess, preprocess, resize, save_image
 from .losses import StyleTransferLoss
-from .passes import PRECISIONS, resolve_precision
+from .passes import PRECISIONS, has_cpu_bf16_units, resolve_precision
 from .recipes import (
+    AFTER_SKETCH_STEPS,
     D2L_WEIGHTS,
     DEFAULT_STEPS,
     DEFAULT_STRENGTH,
     DEFAULT_TOL,
     DEFAULT_WINDOW,
     NORMALIZED_TV,
+    SKETCH_FROM,
+    SKETCH_SHARE,
+    SKETCH_STEPS,
     objective,
     pyramid_stylize,
     recipe_extractor,
+    sketch_fits,
 )
 from .resources import check_fits
 from .spatial import GuidedStyleTransferLoss, load_mask
@@ -41,8 +46,11 @@ from .synthesis import INITS, PARAMETRIZATIONS
 from .training import OPTIMIZERS, READ_BACK_EVERY, TrainResult
 from .vgg import WEIGHTS
 
-#: Default long side by device: a CPU finishes 256 px in about a minute, a GPU 512 px in seconds.
-DEFAULT_SIZE = {"cpu": 256, "cuda": 512}
+#: Default long side by device: 512 px takes about a minute and a half on a 2-core CPU with bfloat16
+#: instructions (the sketch, bf16; docs/speed.md), seconds on a GPU. A CPU without them runs fp32,
+#: about 1.5x slower a step, and gets SMALL_CPU_SIZE by default.
+DEFAULT_SIZE = {"cpu": 512, "cuda": 512}
+SMALL_CPU_SIZE = 256
 #: The --help epilog (the installed `nstlib` command is the same as `python -m nstlib`).
 EXAMPLES = """examples (from the course's folder; `nstlib ...` is the same command):
   python -m nstlib img/content/chelsea-cat.jpg img/style/van-gogh-night-cafe.jpg -o cat-cafe.jpg --force
@@ -93,7 +101,7 @@ def _add_controls(p: argparse.ArgumentParser) -> None:
     g.add_argument("--style-scale", type=_positive, default=None, metavar="S",
                    help="style image's long side as a multiple of the content's (default: both --size)")  # fmt: skip
     g.add_argument("--pyramid", type=_levels, default=1, metavar="N",
-                   help="optimise at N sizes, each twice the last (--steps at each); default 1")  # fmt: skip
+                   help="optimise at N sizes, each twice the last (--steps at each, the full style); default 1")  # fmt: skip
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -112,13 +120,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", type=Path, required=True,
                    help="the result's file (one photo) or folder (several photos, or a folder's)")  # fmt: skip
     p.add_argument("--size", type=_size, default=None,
-                   help="long side of the result in px (default 256 on a CPU, 512 on a GPU, or the photo's own if smaller)")  # fmt: skip
+                   help="long side of the result in px (default 512; 256 on a CPU without bfloat16 instructions; "
+                   "or the photo's own if smaller)")  # fmt: skip
     p.add_argument("--upscale", action="store_true", help="allow --size above the photo's own size")
-    p.add_argument("--steps", type=_count, default=DEFAULT_STEPS,
-                   help=f"at most this many optimiser steps (default {DEFAULT_STEPS}); see --tol")  # fmt: skip
+    p.add_argument("--steps", type=_count, default=None,
+                   help=f"at most this many optimiser steps at full size (default {DEFAULT_STEPS}, "
+                   f"{AFTER_SKETCH_STEPS} after a --sketch); see --tol")  # fmt: skip
     p.add_argument("--tol", type=_weight, default=DEFAULT_TOL,
                    help=f"stop once the loss falls by less than this fraction over {DEFAULT_WINDOW} steps "
                    f"(default {DEFAULT_TOL}; 0 runs all --steps)")  # fmt: skip
+    p.add_argument("--sketch", type=_count, default=None, metavar="K",
+                   help=f"first K steps at half size with a light style, then --steps at full size "
+                   f"(default {SKETCH_STEPS} from {SKETCH_FROM} px on, 0 below and with --pyramid; 0: none)")  # fmt: skip
     p.add_argument("--optimizer", choices=OPTIMIZERS, default="lbfgs", help="default lbfgs")
     p.add_argument("--lr", type=_positive, default=None, help="learning rate (default: 0.3 adam, 1 lbfgs)")
     p.add_argument("--strength", type=_weight, default=DEFAULT_STRENGTH,
@@ -141,7 +154,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="VGG-19 weights (default caffe: the original, offline)")  # fmt: skip
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda if present)")
     p.add_argument("--precision", choices=PRECISIONS, default="auto",
-                   help="auto (default): bf16 on GPUs that have it, fp16 on others (e.g. T4), fp32 on CPUs")  # fmt: skip
+                   help="auto (default): bf16 on GPUs and CPUs that have it (AVX-512 BF16, AMX), fp16 on other GPUs "
+                   "(e.g. T4), fp32 on other CPUs")  # fmt: skip
     p.add_argument("--batch", type=_batch, default=None,
                    help="photos stylised together (default: 8 on a GPU, 1 on a CPU)")  # fmt: skip
     p.add_argument("--force", action="store_true",
@@ -200,7 +214,10 @@ def working_size(img: Image.Image, path: Path, size: int | None, upscale: bool, 
     """The long side to work at: --size, or the device's default capped at the photo's own size."""
     own = max(img.size)
     if size is None:
-        return min(DEFAULT_SIZE.get(device, DEFAULT_SIZE["cpu"]), own)
+        default = DEFAULT_SIZE.get(device, DEFAULT_SIZE["cpu"])
+        if device == "cpu" and not has_cpu_bf16_units():
+            default = SMALL_CPU_SIZE
+        return min(default, own)
     if size > own and not upscale:
         raise NSTError(
             f"{path} is {img.width}x{img.height} px and --size {size} would enlarge it "
@@ -238,6 +255,10 @@ def _objective(args: argparse.Namespace) -> dict:
 
 
 def _check_combination(args: argparse.Namespace, style_paths: list[Path]) -> None:
+    if args.sketch and args.pyramid > 1:
+        raise NSTError(
+            "--sketch starts one full-size run; --pyramid runs N full-style levels: give one of them"
+        )
     if args.style_weights is not None and len(args.style_weights) != len(style_paths):
         raise NSTError(
             f"{len(args.style_weights)} --style-weights for {len(style_paths)} style images; give one per style"
@@ -276,10 +297,15 @@ def _stylize_batch(args, extractor, group, style_images, mask, device) -> tuple[
     target = color.luminance(content) if args.preserve_color == "luminance" else content
     labels = [f"content image {group[0][0]}"] + [f"style image {p}" for p in style_paths]
     seed_everything(args.seed)
-    with _steps_bar(args) as bar:
-        result = _run_pyramid(args, target, styles, extractor, mask, labels, bar)
-    steps = result.history["step"][-1] if result.history.get("step") else 0
-    why = f"{steps} {args.optimizer} steps, " + (
+    levels = _levels_of(args, content.shape[-2:], extractor.min_size)
+    with _steps_bar(args, sum(levels[0])) as bar:
+        result = _run_pyramid(args, target, styles, extractor, mask, labels, bar, levels)
+        bar.refresh()  # the last count: tqdm skips redraws within 0.1 s, so fast last steps go unseen
+    ran = result.history.get("level", [])
+    sketched = levels[1] != 1  # a sketch (a light style at half size) before the full size
+    steps = ran.count(1) if sketched else len(ran)  # with --pyramid: every level's, as before
+    sketch = f"{ran.count(0)} half-size sketch steps + " if sketched else ""
+    why = f"{sketch}{steps} {args.optimizer} steps, " + (
         f"stopped: loss fell < {args.tol:g} over {DEFAULT_WINDOW} steps"
         if result.stopped == "converged"
         else "stopped: --steps cap"
@@ -289,13 +315,27 @@ def _stylize_batch(args, extractor, group, style_images, mask, device) -> tuple[
     return result.image, why
 
 
-def _run_pyramid(args, target, styles, extractor, mask, labels: list[str], bar: tqdm) -> TrainResult:
-    """`pyramid_stylize` with the command line's options; `bar` counts its steps."""
+def _levels_of(args: argparse.Namespace, size: tuple[int, ...], min_size: int) -> tuple[list[int], float]:
+    """Steps per level and the coarse levels' style share: --pyramid's equal levels, or a sketch first."""
+    sketch = args.sketch
+    if sketch is None:  # as stylize: by default only when --steps is not given
+        sketch = (
+            SKETCH_STEPS if args.pyramid == 1 and args.steps is None and sketch_fits(size, min_size) else 0
+        )
+    if sketch:
+        return [sketch, AFTER_SKETCH_STEPS if args.steps is None else args.steps], SKETCH_SHARE
+    return [DEFAULT_STEPS if args.steps is None else args.steps] * args.pyramid, 1.0
+
+
+def _run_pyramid(args, target, styles, extractor, mask, labels: list[str], bar: tqdm, levels) -> TrainResult:
+    """`pyramid_stylize` with the command line's options and `_levels_of`'s `levels`; `bar` counts its steps."""
+    steps, share = levels
     return pyramid_stylize(
         target,
         styles,
         extractor,
-        steps=[args.steps] * args.pyramid,
+        steps=steps,
+        coarse_share=share,
         make_loss=_make_loss(args, mask, labels),
         init=args.init,
         seed=args.seed,
@@ -312,13 +352,12 @@ def _run_pyramid(args, target, styles, extractor, mask, labels: list[str], bar: 
     )
 
 
-def _steps_bar(args: argparse.Namespace) -> tqdm:
+def _steps_bar(args: argparse.Namespace, cap: int) -> tqdm:
     """A batch's progress bar: with the stop rule on, steps out of a maximum and no time-left estimate.
 
     The stop rule usually ends a run near 100 of the 300 steps, so a time left computed from --steps
     (`train`'s own bar) overstated it about threefold. With --tol 0 every step runs: tqdm's usual bar.
     """
-    cap = args.steps * args.pyramid
     honest = "{desc}: step {n_fmt} of at most {total_fmt}, stops when the loss settles [{elapsed}, {rate_fmt}{postfix}]"
     return tqdm(
         total=cap,

@@ -172,8 +172,8 @@ class GramStyle(nn.Module):
         self.targets = BufferDict(targets)  # buffers: they follow the loss's .to(device, dtype)
 
     def forward(self, feats: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        """Unweighted style loss of each layer."""
-        return {n: style_loss(feats[n], t) for n, t in self.targets.items()}
+        """Unweighted style loss of each layer `feats` holds (a loss may leave out layers it weighs 0)."""
+        return {n: style_loss(feats[n], t) for n, t in self.targets.items() if n in feats}
 
 
 class StyleTransferLoss(nn.Module):
@@ -219,6 +219,10 @@ class StyleTransferLoss(nn.Module):
         extractor.check_input(content, content_label)
         self.content_shape = tuple(content.shape[-2:])
         self.layer_weights = self._layer_weights(style_layer_weights)
+        # The layers each pass computes: a style layer of weight 0 is skipped, and the network
+        # stops at the deepest layer left (by size, relu5_1 weighs 0 up to about 520 px).
+        used = [n for n in self.style_layers if self.layer_weights[n] > 0]
+        self.tapped = tuple(dict.fromkeys((*self.content_layers, *used)))
         self.batch = content.shape[0]
         with torch.no_grad():
             feats = extractor(content)
@@ -304,10 +308,13 @@ class StyleTransferLoss(nn.Module):
                 f"image is {tuple(image.shape)} but the content is {(self.batch, 3, *self.content_shape)}; "
                 "synthesise as many images as photos, at the content's size"
             )
-        feats = self.extractor(image)
-        # Terms in fp32 even under fp16 autocast, where squared activations would overflow.
+        feats = self.extractor(image, layers=self.tapped)
+        # Terms in fp32 even under fp16 autocast, where squared activations would overflow. Under
+        # bf16 (fp32's range) a style layer's Gram stays bf16: 2-3x faster, 0.3% rounding per entry.
         with torch.autocast(image.device.type, enabled=False):
-            feats = {n: f.float() for n, f in feats.items()}
+            feats = {
+                n: f if _gram_in_bf16(n, f, self.content_layers) else f.float() for n, f in feats.items()
+            }
             zero = image.new_zeros(())
             n = self.batch  # means over the batch, times its size: each image gets its own gradient
             if self.normalize:
@@ -332,11 +339,19 @@ class StyleTransferLoss(nn.Module):
         )
         rows = self._style_rows(feats)
         style = sum(
-            self.layer_weights[k] * torch.stack([row[k] for row in rows]) / self.style_scale[k]
-            for k in self.style_layers
+            (
+                self.layer_weights[k] * torch.stack([row[k] for row in rows]) / self.style_scale[k]
+                for k in rows[0]
+            ),
+            torch.zeros(self.batch, device=next(iter(feats.values())).device),  # no style layer left: 0
         ).sum()
-        per_layer = {k: torch.stack([row[k] for row in rows]).mean() for k in self.style_layers}
+        per_layer = {k: torch.stack([row[k] for row in rows]).mean() for k in rows[0]}
         return content, style, per_layer
+
+
+def _gram_in_bf16(layer: str, feats: torch.Tensor, content_layers: Sequence[str]) -> bool:
+    """Whether a layer's bf16 features stay bf16 for their Gram matrix (style layers only)."""
+    return feats.dtype == torch.bfloat16 and layer not in content_layers
 
 
 _SAME_IMAGES = (

@@ -3,10 +3,12 @@
 `make_pass` picks one of three: `EagerPass` (compute the loss and its gradients afresh),
 `GraphedPass` (the same work recorded once as a CUDA graph and replayed) and `ScaledPass`
 (fp16 autocast with a dynamic loss scale). `train` (nstlib.training) only calls the result.
-Precision: "fp32"; "bf16" (bfloat16 autocast: convolutions in bf16, losses in fp32); "fp16"
-(float16 autocast for GPUs without bfloat16 units, e.g. T4-class, compute capability 7.5);
-"auto" picks bf16 on a CUDA GPU that has it, fp16 on one that does not, fp32 on the CPU.
-Measured speeds: benchmarks/results/.
+Precision: "fp32"; "bf16" (bfloat16 autocast: convolutions and style Grams in bf16, the loss terms
+in fp32); "fp16" (float16 autocast for GPUs without bfloat16 units, e.g. T4-class, compute
+capability 7.5);
+"auto" picks bf16 on a CUDA GPU that has it, fp16 on one that does not; on a CPU, bf16 where it
+has bfloat16 instructions (AVX-512 BF16 or AMX: oneDNN's bf16 convolutions, a 512-px step 1.5x
+sooner on this project's 2-core CPU, the same ratios), fp32 elsewhere. Measured: benchmarks/results/.
 """
 
 from __future__ import annotations
@@ -25,14 +27,27 @@ AUTOCAST = {"bf16": torch.bfloat16, "fp16": torch.float16}
 LossFn = Callable[[torch.Tensor], LossTerms]
 
 
-def resolve_precision(precision: str, device: torch.device | str) -> str:
-    """ "auto" -> bf16 on a CUDA GPU with bfloat16 units, fp16 on one without, fp32 elsewhere."""
+def resolve_precision(precision: str, device: torch.device | str, *, cpu_bf16: bool = True) -> str:
+    """ "auto" -> bf16 on a GPU or CPU with bfloat16 units, fp16 on a GPU without, fp32 elsewhere.
+
+    `cpu_bf16=False` keeps "auto" at fp32 on every CPU (the real-time network's pass, not measured in bf16).
+    """
     check_choice("precision", precision, PRECISIONS)
     if precision != "auto":
         return precision
-    if torch.device(device).type != "cuda":
+    kind = torch.device(device).type
+    if kind == "cpu":
+        return "bf16" if cpu_bf16 and has_cpu_bf16_units() else "fp32"
+    if kind != "cuda":
         return "fp32"
     return "bf16" if has_bf16_units(device) else "fp16"
+
+
+def has_cpu_bf16_units() -> bool:
+    """Whether this CPU has bfloat16 instructions (AVX-512 BF16 or AMX), so bf16 convolutions beat fp32."""
+    # Without them oneDNN converts to fp32 and back around each convolution: slower than fp32.
+    probes = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")  # torch >= 2.3; absent: no
+    return any(getattr(torch.cpu, name, lambda: False)() for name in probes)
 
 
 def has_bf16_units(device: torch.device | str) -> bool:

@@ -4,7 +4,8 @@ Their defaults are the command line's (`python -m nstlib`): L-BFGS on the image'
 (`FourierImage`), content start, precision "auto", the normalised objective at `DEFAULT_STRENGTH`
 (a painted look with the subject kept on every measured pair: docs/quality.md), and a stop rule: at
 most `DEFAULT_STEPS` steps, fewer once the loss falls by less than `DEFAULT_TOL` over `DEFAULT_WINDOW`.
-Giving `style_weight` switches to d2l's raw objective, and with it the content layer: weights
+From `SKETCH_FROM` px on, when `steps` is not given, a light half-size sketch runs first and the full
+size at most `AFTER_SKETCH_STEPS` steps (docs/speed.md). Giving `style_weight` switches to d2l's raw objective, and with it the content layer: weights
 1 / 1e4 / 10 with content conv4_2 (`CONTENT_LAYERS`) instead of relu4_2 (`NORMALIZED_CONTENT_LAYERS`).
 """
 
@@ -17,7 +18,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .errors import NSTError
+from .errors import NSTError, check_count
 from .features import (
     BORDER_PADDING,
     CONTENT_LAYERS,
@@ -37,6 +38,15 @@ DEFAULT_STRENGTH = 20.0
 #: the content start nothing measurable (rocket photo: style ratio 0.049 -> 0.051).
 NORMALIZED_TV = 0.1
 DEFAULT_STEPS = 300
+#: The sketch: from SKETCH_FROM px (the long side) on, `stylize` first runs SKETCH_STEPS L-BFGS
+#: steps at half size with the style at SKETCH_SHARE of its weight, and starts the full size from
+#: that sketch (`pyramid_stylize`). Measured at 451-512 px (benchmarks/schedule.py, docs/speed.md):
+#: it does the full size's first steps at a quarter of their price, and a light style at half size
+#: leaves the photo's shapes in place for the full size to paint over (a half-size picture painted
+#: at full strength carries shapes sized for half size, which the full size spends steps undoing).
+SKETCH_FROM, SKETCH_STEPS, SKETCH_SHARE = 384, 40, 0.25
+#: After a sketch the full size runs at most this many steps (the stop rule may end it sooner).
+AFTER_SKETCH_STEPS = 60
 #: d2l 14.12's weights: d2l-en 1.0.x writes 1e4 (d2l-zh 2.0 and pre-2022 d2l-en: 1e3 summed 10 times).
 D2L_WEIGHTS = {"content_weight": 1.0, "style_weight": 1e4, "tv_weight": 10.0}
 
@@ -103,11 +113,12 @@ def stylize(
     seed: int = 0,
     parametrization: str = "fourier",
     optimizer: str = "lbfgs",
-    steps: int = DEFAULT_STEPS,
+    steps: int | None = None,
     tol: float | None = DEFAULT_TOL,
     window: int = DEFAULT_WINDOW,
     precision: str = "auto",
     in_range: bool = False,
+    sketch: int | None = None,
     **train_options,
 ) -> TrainResult:
     """Gatys-style transfer of `style` onto `content`, normalised (N, 3, H, W) / (1, 3, h, w) tensors.
@@ -117,12 +128,17 @@ def stylize(
     d2l 14.12's raw weights 1 / 1e4 / 10 (content conv4_2) once `style_weight` is given; style
     layers relu1_1 ... relu5_1 of the Caffe VGG-19 with reflected padding (`recipe_extractor`),
     weighted by the picture's size in the normalised objective (`losses.size_layer_weights`),
-    so the border does not speckle. It stops after `steps`, or earlier once the loss falls by less than
-    `tol` over `window` steps (tol=None: always `steps`). `style_weight=1e4`,
+    so the border does not speckle. It stops after `steps` (None: `DEFAULT_STEPS`, or
+    `AFTER_SKETCH_STEPS` after a sketch), or earlier once the loss falls by less than `tol` over
+    `window` steps (tol=None: always `steps`). `style_weight=1e4`,
     `parametrization="pixels"`, `optimizer="adam"`, `steps=500`, `tol=None` give d2l's objective
     and optimiser, not its network: d2l taps conv4_4 for content and pads with zeros (chapter 2).
     `in_range=True` optimises the picture as it will be saved (pixels clamped to [0, 1], `InRange`);
     the command line does, the chapters' stored runs did not.
+    `sketch` half-size steps run first, with the style at `SKETCH_SHARE` of its weight, and the full
+    size starts from them (`pyramid_stylize`; the history gets a "level" entry, 0 = the sketch);
+    None: `SKETCH_STEPS` when `steps` is not given and the long side is at least `SKETCH_FROM` px
+    (`sketch_fits`), else none; 0: none.
     `train_options` go to `train` (lr, callback, progress, stop_below, ...).
     """
     options = objective(
@@ -136,6 +152,19 @@ def stylize(
         extractor = recipe_extractor(
             options["content_layers"], style_layers, weights=weights, device=content.device
         )
+    if sketch is None:
+        sketch = SKETCH_STEPS if steps is None and sketch_fits(content.shape[-2:], extractor.min_size) else 0
+    check_count("sketch", sketch)
+    if steps is None:
+        steps = AFTER_SKETCH_STEPS if sketch else DEFAULT_STEPS
+    if sketch:
+        return pyramid_stylize(
+            content, style, extractor, steps=(sketch, steps),
+            make_loss=functools.partial(StyleTransferLoss, style_layers=style_layers, **options),
+            coarse_share=SKETCH_SHARE, init=init, seed=seed, parametrization=parametrization,
+            optimizer=optimizer, in_range=in_range, precision=precision, tol=tol, window=window,
+            **train_options,
+        )  # fmt: skip
     loss_fn = StyleTransferLoss(
         extractor,
         content,
@@ -150,6 +179,11 @@ def stylize(
         synth, loss_fn, optimizer=optimizer, steps=steps, precision=precision, tol=tol, window=window,
         **train_options,
     )  # fmt: skip
+
+
+def sketch_fits(size: Sequence[int], min_size: int) -> bool:
+    """Whether the default sketch runs at an (H, W): a long side from SKETCH_FROM px, a half size the net takes."""
+    return max(size) >= SKETCH_FROM and min(size) / 2 >= min_size
 
 
 def rescale(x: torch.Tensor, factor: float) -> torch.Tensor:
@@ -202,6 +236,7 @@ def pyramid_stylize(
     optimizer: str = "lbfgs",
     stop_below: float | None = None,
     in_range: bool = False,
+    coarse_share: float = 1.0,
     **train_options,
 ) -> TrainResult:
     """Stylise at len(steps) sizes, each twice the previous; the last is the content's own size.
@@ -213,12 +248,15 @@ def pyramid_stylize(
     detail. `in_range` as in `stylize`. `make_loss(extractor, content, style)` builds each
     level's objective (default: `stylize`'s, `objective()` at `DEFAULT_STRENGTH`, which needs
     `recipe_extractor()`'s layers); it gets `style` as given, rescaled (a list stays a list; None
-    entries stay None). The history runs on across levels, with a "level" entry (0 = coarsest) per step. It
-    gives large outputs the painting's large shapes; it does not reach Gatys' loss sooner than
-    single scale (chapter 7 measures why: a Gram matrix measures patterns of a fixed size in
-    pixels).
+    entries stay None). `coarse_share` scales the style weight of every level but the last
+    (`stylize`'s sketch: 0.25, a light style at half size). The history runs on across levels, with
+    a "level" entry (0 = coarsest) per step. At the full style it gives large outputs the painting's
+    large shapes; it does not reach Gatys' loss sooner than single scale (chapter 7 measures why: a
+    Gram matrix measures patterns of a fixed size in pixels).
     """
     _check_levels(steps, content, extractor)
+    if not coarse_share >= 0:
+        raise NSTError(f"coarse_share must be >= 0, got {coarse_share}")
     if make_loss is None:
         make_loss = functools.partial(StyleTransferLoss, **objective())
     change: torch.Tensor | None = None  # what the coarser levels did to their start image
@@ -236,9 +274,12 @@ def pyramid_stylize(
         if change is not None:
             start = base + F.interpolate(change, size=c.shape[-2:], mode="bilinear", align_corners=False)
         last = level == len(steps) - 1
+        loss = make_loss(extractor, c, s)
+        if not last and coarse_share != 1:  # normalised or raw: the style term is style_weight x its sum
+            loss.style_weight = loss.style_weight * coarse_share
         r = train(
             parametrize(start, parametrization, in_range=in_range),
-            make_loss(extractor, c, s),
+            loss,
             optimizer=optimizer,
             steps=n,
             stop_below=stop_below if last else None,

@@ -157,7 +157,7 @@ class GuidedGramStyle(nn.Module):
     def forward(self, feats: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """Per layer: the weighted sum over regions of the guided-Gram style losses."""
         out = {}
-        for n in self.layers:
+        for n in (n for n in self.layers if n in feats):  # a loss leaves out layers it weighs 0
             out[n] = sum(
                 w * torch.square(guided_gram(feats[n], masks[n]) - targets[n]).mean()
                 for w, masks, targets in self.regions

@@ -126,3 +126,19 @@ def test_memory_runs_in_a_fresh_process_and_grows_with_the_image():
 
     small, large = peak_memory(64, "cpu"), peak_memory(256, "cpu")
     assert 0 < small < large  # the weights are resident in both; activations grow with the side
+
+
+def test_the_schedule_benchmark_runs_both_paths_and_judges_the_change(tmp_path, monkeypatch):
+    from benchmarks import schedule
+    from nstlib import recipes
+
+    monkeypatch.setattr(recipes, "SKETCH_FROM", 48)  # the sketch at this test's size, as at 512 px
+    out = tmp_path / "schedule.md"
+    assert schedule.main(["--size", "48", "--set", "course", "--limit", "1", "--out", str(out)]) == 0
+    row = json.loads(out.with_suffix(".json").read_text())[0]
+    before, now = row["before"], row["now"]
+    assert before["sketch"] == 0 and now["sketch"] == recipes.SKETCH_STEPS
+    assert now["full"] <= recipes.AFTER_SKETCH_STEPS and now["passes"] == now["sketch"] + now["full"]
+    # both pictures moved toward the painting (the photo's own style ratio is 1) and kept the photo
+    assert all(0 < r["style"] < 0.5 and 0 < r["content"] < 1 for r in (before, now))
+    assert f"| {row['pair']} | {row['px']} | " in out.read_text()

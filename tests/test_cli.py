@@ -70,11 +70,16 @@ def test_both_commands_share_one_parser_with_one_line_errors(capsys):
     assert err.endswith("(see python -m nstlib.course reset --help)\n") and err.count("\n") == 1
 
 
-def test_the_default_size_follows_the_device(tmp_path):
-    from nstlib.cli import DEFAULT_SIZE, working_size
+def test_the_default_size_follows_the_device(tmp_path, monkeypatch):
+    from nstlib import cli
+    from nstlib.cli import DEFAULT_SIZE, SMALL_CPU_SIZE, working_size
 
     photo = Image.new("RGB", (900, 600))
-    assert working_size(photo, tmp_path / "p.jpg", None, False, "cpu") == DEFAULT_SIZE["cpu"] == 256
+    assert (
+        working_size(photo, tmp_path / "p.jpg", None, False, "cpu") == SMALL_CPU_SIZE == 256
+    )  # no bf16 here
+    monkeypatch.setattr(cli, "has_cpu_bf16_units", lambda: True)
+    assert working_size(photo, tmp_path / "p.jpg", None, False, "cpu") == DEFAULT_SIZE["cpu"] == 512
     assert working_size(photo, tmp_path / "p.jpg", None, False, "cuda") == DEFAULT_SIZE["cuda"] == 512
     assert working_size(Image.new("RGB", (300, 200)), tmp_path / "q.jpg", None, False, "cuda") == 300
 
@@ -487,3 +492,20 @@ def test_the_progress_bar_counts_steps_to_a_maximum_without_a_time_left_estimate
     assert main([CAT, CAFE, "-o", str(out), "--size", "32", "--steps", "3", "--tol", "0", "--force"]) == 0
     bars = [line for line in capsys.readouterr().err.replace("\r", "\n").splitlines() if "lbfgs" in line]
     assert "3/3 [" in bars[-1] and "at most" not in bars[-1]
+
+
+def test_a_sketch_runs_first_and_the_summary_counts_both_sizes(tmp_path, capsys):
+    out = tmp_path / "o.jpg"
+    # an explicit --sketch runs at any size (the default sketches from 384 px on, when --steps is not given)
+    assert (
+        main([CAT, CAFE, "-o", str(out), "--size", "64", "--sketch", "3", "--steps", "2", "--tol", "0"]) == 0
+    )
+    captured = capsys.readouterr()
+    assert captured.out.rstrip().endswith("; 3 half-size sketch steps + 2 lbfgs steps, stopped: --steps cap")
+    bars = [line for line in captured.err.replace("\r", "\n").splitlines() if "lbfgs" in line]
+    assert "5/5 [" in bars[-1]  # the bar counts the sketch's steps and the full size's
+    assert main([CAT, CAFE, "-o", str(out), "--size", "64", "--sketch", "2", "--steps", "0", "--force"]) == 0
+    assert "; 2 half-size sketch steps + 0 lbfgs steps" in capsys.readouterr().out
+    code = main([CAT, CAFE, "-o", str(out), "--size", "64", "--sketch", "2", "--pyramid", "2", "--force"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "--sketch" in err and "--pyramid" in err

@@ -3,6 +3,7 @@ import torch
 from torch.nn import functional as F
 
 import nstlib as nl
+from nstlib.recipes import objective
 from tests.helpers import small
 
 
@@ -84,3 +85,46 @@ def test_channels_last_gives_the_same_features_and_gradients(caffe_net):
     # Rounding can flip a max-pool tie or a value at ReLU's kink, rerouting a pixel's gradient
     # (2 of 8256 here), so the gradients are compared as a whole.
     assert (grads[0] - grads[1]).norm() <= 1e-2 * grads[0].norm()
+
+
+def test_a_pass_for_some_layers_stops_after_the_deepest_of_them(random_net):
+    ext = nl.FeatureExtractor(["relu1_1", "relu3_1", "relu5_1"], net=random_net)
+    x = torch.randn(1, 3, 48, 48)
+    full, part = ext(x), ext(x, layers=("relu1_1", "relu3_1"))
+    assert set(part) == {"relu1_1", "relu3_1"}
+    assert all(torch.equal(part[n], full[n]) for n in part)
+    ran = []
+    hook = ext.net[nl.LAYERS["relu3_1"] + 1].register_forward_hook(lambda *_: ran.append(1))
+    ext(x, layers=("relu3_1",))
+    hook.remove()
+    assert ran == []  # the module after relu3_1 never ran
+    with pytest.raises(nl.NSTError, match=r"layers must be a non-empty subset of the extractor's"):
+        ext(x, layers=("relu4_1",))
+
+
+def test_a_loss_skips_the_layers_it_weighs_zero_and_keeps_its_value(caffe_net):
+    content, style = small("content/chelsea-cat.jpg", 128), small("style/van-gogh-night-cafe.jpg", 128)
+    ext = nl.recipe_extractor(net=caffe_net)
+    loss = nl.StyleTransferLoss(ext, content, style, **objective())
+    assert loss.layer_weights["relu5_1"] == 0 and "relu5_1" not in loss.tapped  # by size, at 128 px
+    image = content + 0.1 * torch.randn_like(content)
+    fast = loss(image)
+
+    class EveryLayer(type(ext)):  # the pass before: every layer computed, relu5_1 weighted 0
+        def forward(self, x, layers=None):
+            return super().forward(x)
+
+    loss.extractor.__class__ = EveryLayer
+    slow = loss(image)
+    loss.extractor.__class__ = nl.FeatureExtractor
+    assert torch.equal(fast.total, slow.total)
+    zero = {n for n, w in loss.layer_weights.items() if w == 0}  # relu4_1 too at 128 px
+    assert set(slow.style_per_layer) - set(fast.style_per_layer) == zero
+
+
+def test_a_loss_with_every_style_layer_off_has_a_zero_style_term(random_net):
+    content, style = small("content/chelsea-cat.jpg"), small("style/van-gogh-night-cafe.jpg")
+    ext = nl.recipe_extractor(net=random_net)
+    loss = nl.StyleTransferLoss(ext, content, style, **{**objective(), "style_layer_weights": [0.0] * 5})
+    terms = loss(content + 0.1)
+    assert loss.tapped == ("relu4_2",) and terms.style.item() == 0 and terms.content.item() > 0

@@ -1,5 +1,6 @@
 import contextlib
 import copy
+import functools
 import math
 import warnings
 
@@ -7,6 +8,8 @@ import pytest
 import torch
 
 import nstlib as nl
+from nstlib.losses import gram as _gram
+from nstlib.recipes import objective
 from tests.helpers import small
 
 
@@ -190,6 +193,52 @@ def test_pyramid_defaults_to_the_recipes_objective(images, random_net):
     assert r.history["tv"][0] == pytest.approx(NORMALIZED_TV, rel=1e-3) and r.history["content"][0] < 1e-6
 
 
+def test_a_sketch_without_style_changes_nothing_and_its_share_scales_the_style(images, random_net):
+    from nstlib.recipes import pyramid_stylize
+
+    content, style = images
+    ext = nl.recipe_extractor(net=random_net)
+    # style weight x 0 and no TV: the half-size level starts at its optimum (the content) and stays
+    # (in fp32: under bf16 the photo's own features differ from its fp32 targets by rounding)
+    plain = functools.partial(nl.StyleTransferLoss, **objective(tv_weight=0))
+    run = dict(progress=False, precision="fp32")
+    alone = nl.train(nl.FourierImage(content), plain(ext, content, style), optimizer="lbfgs", steps=3, **run)
+    after = pyramid_stylize(content, style, ext, steps=(2, 3), make_loss=plain, coarse_share=0, **run)
+    assert torch.equal(after.image, alone.image)
+    half = pyramid_stylize(
+        content, style, ext, steps=(1, 0), make_loss=plain, coarse_share=0.5, progress=False
+    )
+    assert half.history["style"][0] == pytest.approx(0.5 * nl.DEFAULT_STRENGTH, rel=1e-3)
+    with pytest.raises(nl.NSTError, match="coarse_share must be >= 0"):
+        pyramid_stylize(content, style, ext, steps=(1, 1), coarse_share=-1)
+
+
+def test_stylize_sketches_at_half_size_from_sketch_from_px(images, random_net, monkeypatch):
+    from nstlib import recipes
+
+    content, style = images
+    ext = nl.recipe_extractor(net=random_net)
+    monkeypatch.setattr(recipes, "DEFAULT_STEPS", 2)
+    r = nl.stylize(content, style, extractor=ext, tol=None, progress=False)
+    assert "level" not in r.history and len(r.history["step"]) == 2  # below SKETCH_FROM: one size
+    monkeypatch.setattr(recipes, "SKETCH_FROM", max(content.shape[-2:]))
+    monkeypatch.setattr(recipes, "SKETCH_STEPS", 3)
+    monkeypatch.setattr(recipes, "AFTER_SKETCH_STEPS", 2)
+    r = nl.stylize(content, style, extractor=ext, tol=None, progress=False)
+    assert r.history["level"] == [0, 0, 0, 1, 1] and r.image.shape == content.shape
+    # the sketch's style at SKETCH_SHARE of the strength; the full size's at all of it
+    assert r.history["style"][0] == pytest.approx(recipes.SKETCH_SHARE * nl.DEFAULT_STRENGTH, rel=1e-3)
+    assert r.history["style"][3] < nl.DEFAULT_STRENGTH  # it starts below the photo's: the sketch's work
+    # steps given (a run of one size, that long) or sketch=0: no sketch; a strip too thin to halve: none
+    assert "level" not in nl.stylize(content, style, extractor=ext, steps=2, tol=None, progress=False).history
+    assert "level" not in nl.stylize(content, style, extractor=ext, sketch=0, tol=None, progress=False).history
+    assert not recipes.sketch_fits((10, max(content.shape[-2:])), ext.min_size)
+    r = nl.stylize(content, style, extractor=ext, steps=1, sketch=2, tol=None, progress=False)
+    assert r.history["level"] == [0, 0, 1]  # an explicit sketch runs with any steps
+    with pytest.raises(nl.NSTError, match="sketch must be a whole number >= 0"):
+        nl.stylize(content, style, extractor=ext, sketch=-1)
+
+
 def test_fourier_image_reaches_the_pixel_loss_in_fewer_lbfgs_passes(caffe_net):
     # Gatys' five style layers at equal weights (the defaults fade the deep ones out at this size, where
     # the preconditioner gains little: 41 vs 40). Measured 32 vs 40 passes at 128 px.
@@ -252,9 +301,18 @@ def test_autocast_trains_close_to_fp32(images, fp32_run, precision):
 
 
 def test_precision_auto_picks_per_device(monkeypatch):
+    from nstlib import passes
     from nstlib.passes import resolve_precision
 
-    assert resolve_precision("auto", "cpu") == "fp32" and resolve_precision("fp16", "cpu") == "fp16"
+    assert resolve_precision("fp16", "cpu") == "fp16"
+    # the probe: bfloat16 instructions are AVX-512 BF16 or AMX (conftest answers "neither" by default)
+    for avx512, amx in ((True, False), (False, True), (False, False)):
+        monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda v=avx512: v, raising=False)
+        monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda v=amx: v, raising=False)
+        assert passes.has_cpu_bf16_units() == (avx512 or amx)
+        # a CPU: bf16 where it has them, fp32 where it has not; cpu_bf16=False: fp32 on every CPU
+        assert resolve_precision("auto", "cpu") == ("bf16" if avx512 or amx else "fp32")
+        assert resolve_precision("auto", "cpu", cpu_bf16=False) == "fp32"
     # torch 2.1-2.3's signature (no including_emulation keyword), answering as it does on a T4:
     # emulated bf16 counts there, so it must not decide
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: True)
@@ -283,6 +341,25 @@ def test_autocast_runs_the_network_in_the_chosen_dtype_and_the_loss_in_fp32(
     terms = autocast(loss, precision, "cpu")(content + 0.1)
     assert seen["relu4_2"] == dtype and terms.total.dtype == torch.float32
     assert autocast(loss, "fp32", "cpu") is loss
+
+
+def test_under_bf16_the_style_grams_stay_bf16_and_the_loss_barely_moves(images, caffe_net, monkeypatch):
+    from nstlib import losses
+    from nstlib.passes import autocast
+
+    content, style = images
+    loss = nl.StyleTransferLoss(nl.recipe_extractor(net=caffe_net), content, style, **objective())
+    grams = []
+    monkeypatch.setattr(losses, "gram", lambda x: grams.append(x.dtype) or _gram(x))
+    image = content + 0.2 * torch.randn_like(content)
+    fast = autocast(loss, "bf16", "cpu")(image)
+    assert set(grams) == {torch.bfloat16} and fast.total.dtype == torch.float32
+    monkeypatch.setattr(losses, "_gram_in_bf16", lambda *args: False)  # every feature cast to fp32 first
+    slow = autocast(loss, "bf16", "cpu")(image)
+    assert grams[-1] == torch.float32
+    # a Gram entry rounded to bf16 is off by at most 0.4%: the style term moves far less
+    assert fast.style.item() == pytest.approx(slow.style.item(), rel=5e-3)
+    assert fast.content.item() == slow.content.item()  # the content layer stays fp32 either way
 
 
 def test_make_pass_picks_the_pass_for_the_precision(images):

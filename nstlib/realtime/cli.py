@@ -201,7 +201,7 @@ def run_apply(args: argparse.Namespace) -> list[Path]:
     if folder is not None:
         return _apply_folder(args, folder)
     device = torch.device(args.device) if args.device else default_device()
-    precision = resolve_precision(args.precision, device)
+    precision = resolve_precision(args.precision, device, cpu_bf16=False)
     outputs = plan_outputs(args.photos, args.output, list(args.photos), args.force)
     photos = [load_image(p) for p in args.photos]  # all read and checked before any is written
     sizes = [_fitted_side(args, photo, device) for photo in photos]
@@ -244,7 +244,7 @@ def _apply_folder(args: argparse.Namespace, folder: Path) -> list[Path]:
     device = torch.device(args.device) if args.device else default_device()
     with joined(device) as (world, device):
         net = load_model(args.model, device)  # a bad model name stops every rank before any photo
-        precision = resolve_precision(args.precision, device)
+        precision = resolve_precision(args.precision, device, cpu_bf16=False)
 
         def work(jobs: list[Job], tally: Tally) -> None:
             for job in jobs:

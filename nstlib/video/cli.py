@@ -18,7 +18,7 @@ import torch
 from PIL import Image
 from tqdm.auto import tqdm
 
-from ..cli import DEFAULT_SIZE, _loading, _number, check_output, run_main
+from ..cli import _loading, _number, check_output, run_main
 from ..distributed import gather_to_main, joined, on_every_rank, patient_group
 from ..errors import NSTError, OneLineParser
 from ..images import load_image, preprocess, resize
@@ -53,6 +53,9 @@ EXAMPLES = """examples (from the course's folder):
   python -m nstlib.video img/video/big-buck-bunny.mp4 -o bunny-cafe.mp4 --style img/style/van-gogh-night-cafe.jpg --max-frames 24
   python -m nstlib.video img/video/big-buck-bunny.mp4 -o bunny-fast.gif --model night-cafe
   torchrun --standalone --nproc_per_node=2 -m nstlib.video CLIP -o OUT.mp4 --style PAINTING  # a chunk a rank"""
+
+#: Default long side of a clip's frames by device: a CPU optimises dozens of frames, so 256 px there.
+FRAME_SIZE = {"cpu": 256, "cuda": 512}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -207,7 +210,7 @@ def _prepare(args: argparse.Namespace, device: torch.device, *, say: bool) -> tu
     _check_options(args)
     painter = _painter(args, device)
     info = probe(args.clip)
-    h, w = frame_shape(info.width, info.height, args.size or DEFAULT_SIZE.get(device.type, 256))
+    h, w = frame_shape(info.width, info.height, args.size or FRAME_SIZE.get(device.type, FRAME_SIZE["cpu"]))
     expected = round(info.frames * min(1.0, (args.fps or info.fps) / info.fps)) or 1
     check_video_fits(
         h, w, min(expected, args.max_frames or expected), optimise=bool(args.style), device=device

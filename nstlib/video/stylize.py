@@ -27,6 +27,7 @@ from ..errors import NSTError, check_choice
 from ..features import FeatureExtractor
 from ..images import postprocess, preprocess
 from ..losses import GramStyle, StyleTransferLoss
+from ..passes import resolve_precision
 from ..realtime.model import apply
 from ..realtime.network import TransformerNet
 from ..recipes import DEFAULT_STEPS, DEFAULT_STRENGTH, objective, recipe_extractor, stylize
@@ -149,6 +150,8 @@ def stylize_frames(
     fewer than `cut_below` of its pixels is stylised like a first frame (a scene cut; 0 turns the rule off).
     """
     weight = _temporal_weight(start, temporal_weight, temporal)
+    # "auto" stays fp32 on a CPU here: the flicker measures (chapter 9) were made in fp32, not bf16
+    precision = resolve_precision(precision, style.device, cpu_bf16=False)
     opt = _Optimiser(style, extractor, dict(strength=strength, steps=steps, tol=tol, precision=precision))
     terms = _TemporalTerms(temporal, occlusion_mask, opt.extractor)
     previous: torch.Tensor | None = None

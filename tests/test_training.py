@@ -231,7 +231,9 @@ def test_stylize_sketches_at_half_size_from_sketch_from_px(images, random_net, m
     assert r.history["style"][3] < nl.DEFAULT_STRENGTH  # it starts below the photo's: the sketch's work
     # steps given (a run of one size, that long) or sketch=0: no sketch; a strip too thin to halve: none
     assert "level" not in nl.stylize(content, style, extractor=ext, steps=2, tol=None, progress=False).history
-    assert "level" not in nl.stylize(content, style, extractor=ext, sketch=0, tol=None, progress=False).history
+    assert (
+        "level" not in nl.stylize(content, style, extractor=ext, sketch=0, tol=None, progress=False).history
+    )
     assert not recipes.sketch_fits((10, max(content.shape[-2:])), ext.min_size)
     r = nl.stylize(content, style, extractor=ext, steps=1, sketch=2, tol=None, progress=False)
     assert r.history["level"] == [0, 0, 1]  # an explicit sketch runs with any steps

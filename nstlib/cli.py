@@ -131,7 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
                    f"(default {DEFAULT_TOL}; 0 runs all --steps)")  # fmt: skip
     p.add_argument("--sketch", type=_count, default=None, metavar="K",
                    help=f"first K steps at half size with a light style, then --steps at full size "
-                   f"(default {SKETCH_STEPS} from {SKETCH_FROM} px on, 0 below and with --pyramid; 0: none)")  # fmt: skip
+                   f"(default {SKETCH_STEPS} from {SKETCH_FROM} px on when --steps is not given, else 0; 0: none)")  # fmt: skip
     p.add_argument("--optimizer", choices=OPTIMIZERS, default="lbfgs", help="default lbfgs")
     p.add_argument("--lr", type=_positive, default=None, help="learning rate (default: 0.3 adam, 1 lbfgs)")
     p.add_argument("--strength", type=_weight, default=DEFAULT_STRENGTH,

@@ -38,7 +38,7 @@ from .recipes import (
     objective,
     pyramid_stylize,
     recipe_extractor,
-    sketch_fits,
+    schedule,
 )
 from .resources import check_fits
 from .spatial import GuidedStyleTransferLoss, load_mask
@@ -317,14 +317,11 @@ def _stylize_batch(args, extractor, group, style_images, mask, device) -> tuple[
 
 def _levels_of(args: argparse.Namespace, size: tuple[int, ...], min_size: int) -> tuple[list[int], float]:
     """Steps per level and the coarse levels' style share: --pyramid's equal levels, or a sketch first."""
-    sketch = args.sketch
-    if sketch is None:  # as stylize: by default only when --steps is not given
-        sketch = (
-            SKETCH_STEPS if args.pyramid == 1 and args.steps is None and sketch_fits(size, min_size) else 0
-        )
+    no_sketch = 0 if args.pyramid > 1 and args.sketch is None else args.sketch  # --pyramid: its own levels
+    sketch, steps = schedule(no_sketch, args.steps, size, min_size)
     if sketch:
-        return [sketch, AFTER_SKETCH_STEPS if args.steps is None else args.steps], SKETCH_SHARE
-    return [DEFAULT_STEPS if args.steps is None else args.steps] * args.pyramid, 1.0
+        return [sketch, steps], SKETCH_SHARE
+    return [steps] * args.pyramid, 1.0
 
 
 def _run_pyramid(args, target, styles, extractor, mask, labels: list[str], bar: tqdm, levels) -> TrainResult:

@@ -152,11 +152,7 @@ def stylize(
         extractor = recipe_extractor(
             options["content_layers"], style_layers, weights=weights, device=content.device
         )
-    if sketch is None:
-        sketch = SKETCH_STEPS if steps is None and sketch_fits(content.shape[-2:], extractor.min_size) else 0
-    check_count("sketch", sketch)
-    if steps is None:
-        steps = AFTER_SKETCH_STEPS if sketch else DEFAULT_STEPS
+    sketch, steps = schedule(sketch, steps, content.shape[-2:], extractor.min_size)
     if sketch:
         return pyramid_stylize(
             content, style, extractor, steps=(sketch, steps),
@@ -179,6 +175,16 @@ def stylize(
         synth, loss_fn, optimizer=optimizer, steps=steps, precision=precision, tol=tol, window=window,
         **train_options,
     )  # fmt: skip
+
+
+def schedule(sketch: int | None, steps: int | None, size: Sequence[int], min_size: int) -> tuple[int, int]:
+    """(sketch steps, full-size steps) for `stylize` and the command line: their defaults filled in."""
+    if sketch is None:  # by default only when no step count is given, and where the half size fits
+        sketch = SKETCH_STEPS if steps is None and sketch_fits(size, min_size) else 0
+    check_count("sketch", sketch)
+    if steps is None:
+        steps = AFTER_SKETCH_STEPS if sketch else DEFAULT_STEPS
+    return sketch, steps
 
 
 def sketch_fits(size: Sequence[int], min_size: int) -> bool:

@@ -7,6 +7,7 @@ import pytest
 from PIL import Image
 
 import nstlib as nl
+from nstlib.arbitrary import shipped_decoders
 from nstlib.video import pan, read_frames, write_video
 from nstlib.video.cli import main
 from tests.helpers import IMG
@@ -28,6 +29,7 @@ def clip_file(tmp_path_factory) -> str:
     [
         (["--model", "no-such-model"], "no-such-model: no such model file or shipped model"),
         (["--style", "missing.jpg"], "missing.jpg: no such file"),
+        (["--painting", "missing.jpg"], "missing.jpg: no such file"),
     ],
 )
 def test_an_unknown_model_or_painting_is_the_first_and_only_line(clip_file, tmp_path, capsys, how, message):
@@ -61,3 +63,19 @@ def test_the_bar_starts_after_the_model_loads_and_counts_every_frame(clip_file, 
     assert lines and all(line.startswith("stylising: ") for line in lines), lines
     assert "3/3" in lines[-1]
     assert np.asarray(Image.open(out)).shape[:2] == (48, 64)
+
+
+@pytest.mark.skipif(not shipped_decoders(), reason="no decoders in models/arbitrary yet")
+def test_any_painting_stylises_a_clip_in_one_pass_a_frame(clip_file, tmp_path, capsys):
+    out = tmp_path / "o.mp4"
+    painting = str(IMG / "style" / "van-gogh-pere-tanguy.jpg")
+    assert main([clip_file, "-o", str(out), "--painting", painting, "--quiet"]) == 0
+    said = capsys.readouterr().out
+    assert "painting van-gogh-pere-tanguy.jpg (whitening and colouring), blend 0.5" in said, said
+    frames, _ = read_frames(out)
+    assert len(frames) == 3 and frames[0].shape == (48, 64, 3)
+    assert (
+        main([clip_file, "-o", str(tmp_path / "p.mp4"), "--painting", painting, "--temporal-weight", "1"])
+        == 2
+    )
+    assert "with --model or --painting use --blend" in capsys.readouterr().err

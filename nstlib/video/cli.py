@@ -52,6 +52,7 @@ CHUNK_WAIT = datetime.timedelta(hours=24)
 EXAMPLES = """examples (from the course's folder):
   python -m nstlib.video img/video/big-buck-bunny.mp4 -o bunny-cafe.mp4 --style img/style/van-gogh-night-cafe.jpg --max-frames 24
   python -m nstlib.video img/video/big-buck-bunny.mp4 -o bunny-fast.gif --model night-cafe
+  python -m nstlib.video img/video/big-buck-bunny.mp4 -o bunny-any.gif --painting img/style/van-gogh-pere-tanguy.jpg
   torchrun --standalone --nproc_per_node=2 -m nstlib.video CLIP -o OUT.mp4 --style PAINTING  # a chunk a rank"""
 
 #: Default long side of a clip's frames by device: a CPU optimises dozens of frames, so 256 px there.
@@ -79,13 +80,17 @@ def build_parser() -> argparse.ArgumentParser:
     how.add_argument(
         "--model", help="a real-time model: a shipped name (python -m nstlib.realtime list) or a file"
     )
+    how.add_argument(
+        "--painting", type=Path,
+        help="any painting, one pass a frame: whitening and colouring (python -m nstlib.arbitrary)",
+    )  # fmt: skip
     p.add_argument("--temporal-weight", type=_weight, default=None,
                    help=f"weight of the temporal loss, 1 = the photo's own distance to the warped previous result "
                    f"(default {DEFAULT_TEMPORAL_WEIGHT:g}; 0: warped start only)")  # fmt: skip
     p.add_argument("--independent", action="store_true",
                    help="stylise every frame from its own photo (the flickering baseline)")  # fmt: skip
     p.add_argument("--blend", type=_blend, default=None,
-                   help=f"with --model: weight of the warped previous output where the flow is trusted (default {DEFAULT_BLEND:g})")  # fmt: skip
+                   help=f"with --model or --painting: weight of the warped previous output where the flow is trusted (default {DEFAULT_BLEND:g})")  # fmt: skip
     p.add_argument("--max-frames", type=_count, default=None, help="stylise at most this many frames")
     p.add_argument("--size", type=_size, default=None,
                    help="long side in px (default 256 on a CPU, 512 on a GPU; never above the clip's own)")  # fmt: skip
@@ -111,9 +116,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _check_options(args: argparse.Namespace) -> None:
-    if args.model and (args.temporal_weight is not None or args.independent):
+    if (args.model or args.painting) and (args.temporal_weight is not None or args.independent):
         raise NSTError(
-            "--temporal-weight and --independent are for --style (optimisation); with --model use --blend"
+            "--temporal-weight and --independent are for --style (optimisation); with --model or --painting use --blend"
         )
     if args.style and args.blend is not None:
         raise NSTError("--blend is for --model (a real-time network); with --style use --temporal-weight")
@@ -152,8 +157,9 @@ def _scaled(height: int, width: int, side: int) -> tuple[int, int]:
     return max(1, round(height * scale)), max(1, round(width * scale))
 
 
-def _painter(args: argparse.Namespace, device: torch.device) -> TransformerNet | Image.Image:
-    """The --model network, or the --style painting (PIL), loaded before any frame is decoded.
+def _painter(args: argparse.Namespace, device: torch.device) -> TransformerNet | Image.Image | tuple:
+    """The --model network, the --style painting (PIL), or the --painting and the decoders, loaded before any
+    frame is decoded.
 
     So an unknown model or an unreadable painting is the command's first and only line, not an
     error after a progress bar and seconds of decoding.
@@ -162,6 +168,11 @@ def _painter(args: argparse.Namespace, device: torch.device) -> TransformerNet |
         from ..realtime.model import load_model
 
         return load_model(args.model, device)
+    if args.painting:
+        painting = load_image(args.painting)  # an unreadable painting fails before the decoders load
+        from ..arbitrary import load_universal
+
+        return painting, load_universal(device=device)
     return load_image(args.style)
 
 
@@ -183,8 +194,13 @@ def _frames(
     painter: TransformerNet | Image.Image,
 ):
     """The stylised frames, one at a time: by optimisation (--style) or a network (--model)."""
-    if args.model:
+    if args.model or args.painting:
         blend = DEFAULT_BLEND if args.blend is None else args.blend
+        if args.painting:  # the painting's statistics at the frames' size, once for the clip
+            from ..arbitrary import Painter
+
+            painting, model = painter
+            painter = Painter(model, painting, size=side)
         return realtime_frames(frames, painter, blend=blend, flow_method=args.flow)
     style = preprocess(resize(painter, max_size=side), device=device)
     start = "content" if args.independent else "warped"
@@ -200,7 +216,7 @@ def _prepare(args: argparse.Namespace, device: torch.device, *, say: bool) -> tu
     """Every check, then the painter and the frames: (painter, frames, fps, side). `say`: print notes."""
     check_output(
         args.output,
-        [args.clip],
+        [args.clip] + ([args.painting] if args.painting else []),
         args.force,
         kind="video",
         types=VIDEO_TYPES,
@@ -282,8 +298,9 @@ def _report(
     args, done: list[Frame], frames: list[np.ndarray], fps: float, device, seconds: float, plan
 ) -> None:
     h, w = frames[0].shape[:2]
-    if args.model:
-        how = f"model {args.model}, blend {DEFAULT_BLEND if args.blend is None else args.blend:g}"
+    if args.model or args.painting:
+        name = args.model or f"painting {Path(args.painting).name} (whitening and colouring)"
+        how = f"{'model ' * bool(args.model)}{name}, blend {DEFAULT_BLEND if args.blend is None else args.blend:g}"
     elif args.independent:
         how = f"strength {args.strength:g}, independent frames"
     else:

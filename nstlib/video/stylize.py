@@ -15,7 +15,7 @@ previous output warped along the flow: out = blend x warped + (1 - blend) x netw
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -201,19 +201,27 @@ class _TemporalTerms:
 
 def realtime_frames(
     frames: Sequence[np.ndarray],
-    net: TransformerNet,
+    net: TransformerNet | Callable[[Image.Image], Image.Image],
     *,
     blend: float = DEFAULT_BLEND,
     flow_method: str = "dis",
     boundaries: bool = False,
 ) -> Iterator[Frame]:
-    """Each frame through a real-time network, blended with the warped previous output where the flow is trusted."""
+    """Each frame through a real-time network, blended with the warped previous output where the flow is trusted.
+
+    `net` may also be any one-pass picture maker, a PIL picture in and out at its size (e.g.
+    `nstlib.arbitrary.Painter`: any painting)."""
     if not 0 <= blend < 1:
         raise NSTError(f"blend must be in [0, 1) (1 would freeze the first frame), got {blend}")
     previous: np.ndarray | None = None
     for t, frame in enumerate(frames):
         began = time.perf_counter()
-        out = np.asarray(apply(net, Image.fromarray(frame)), dtype=np.float32)
+        made = (
+            apply(net, Image.fromarray(frame))
+            if isinstance(net, TransformerNet)
+            else net(Image.fromarray(frame))
+        )
+        out = np.asarray(made, dtype=np.float32)
         trusted = 0.0
         if t and blend:
             backward, forward = flow_pair(frames[t - 1], frame, method=flow_method)

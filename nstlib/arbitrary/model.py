@@ -1,0 +1,83 @@
+"""The decoders' files: saving with a card (how it was trained, its reconstruction error, sha256), loading checked."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ..errors import NSTError
+from ..images import write_atomically
+from ..realtime.model import MODELS_DIR, card_path, read_card, sha256
+from .decoder import LEVELS, Decoder, encoder_for
+
+#: The shipped decoders: models/arbitrary/relu{b}_1.pt, each with its card relu{b}_1.json.
+DECODERS_DIR = MODELS_DIR / "arbitrary"
+
+
+def save_decoder(decoder: Decoder, path: Path, card: dict[str, Any]) -> dict[str, Any]:
+    """Write the weights (fp32) and, beside them, the card with the weights' sha256; returns the card."""
+    state = {k: v.detach().to("cpu", torch.float32) for k, v in decoder.state_dict().items()}
+    write_atomically(path, lambda tmp: torch.save({"config": decoder.config, "state_dict": state}, tmp))
+    card = {**card, "sha256": sha256(path), "bytes": Path(path).stat().st_size}
+    write_atomically(card_path(path), lambda tmp: tmp.write_text(json.dumps(card, indent=2) + "\n"))
+    return card
+
+
+def shipped_decoders() -> dict[str, Path]:
+    """Level -> file of every decoder shipped in models/arbitrary/."""
+    return {p.stem: p for p in sorted(DECODERS_DIR.glob("relu*.pt"))}
+
+
+def resolve_decoder(level_or_path: str | Path) -> Path:
+    """A shipped decoder's level ("relu3_1") or a decoder file's path -> the file, or a one-line error."""
+    shipped = shipped_decoders()
+    if str(level_or_path) in shipped:
+        return shipped[str(level_or_path)]
+    path = Path(level_or_path)
+    if path.is_file():
+        return path
+    if str(level_or_path) in LEVELS:
+        raise NSTError(
+            f"no decoder for {level_or_path} in {DECODERS_DIR}; train it: "
+            f"python -m nstlib.arbitrary train --layer {level_or_path} -o {DECODERS_DIR / level_or_path}.pt"
+        )
+    raise NSTError(f"{level_or_path}: no such decoder file; give a path or one of {', '.join(LEVELS)}")
+
+
+def load_decoder(level_or_path: str | Path, device: torch.device | str = "cpu") -> Decoder:
+    """A decoder by level (shipped) or by path, its sha256 checked against its card."""
+    path = resolve_decoder(level_or_path)
+    expected = read_card(path).get("sha256")
+    if expected and sha256(path) != expected:
+        raise NSTError(
+            f"{path}: its sha256 does not match {card_path(path).name}; the file is damaged or was "
+            "replaced: restore it (git checkout -- models/) or retrain it"
+        )
+    try:
+        saved = torch.load(path, map_location="cpu", weights_only=True)
+        decoder = Decoder(**saved["config"])
+        decoder.load_state_dict(saved["state_dict"])
+    except (RuntimeError, KeyError, TypeError, OSError, EOFError) as err:
+        raise NSTError(
+            f"{path}: not a decoder that nstlib.arbitrary saved ({type(err).__name__}); retrain it"
+        ) from None
+    return decoder.to(device).eval()
+
+
+def load_universal(levels: tuple[str, ...] | None = None, *, device: torch.device | str = "cpu", net=None):
+    """The encoder and the shipped decoders of `levels` (default: every shipped one) as a `Universal`."""
+    from .universal import Universal
+
+    levels = tuple(shipped_decoders()) if levels is None else tuple(levels)
+    if not levels:
+        raise NSTError(f"no decoders in {DECODERS_DIR}; train them: python -m nstlib.arbitrary train --help")
+    decoders = {lv: load_decoder(lv, device) for lv in levels}
+    return Universal(decoders, encoder_for(levels, device=device, net=net)).eval()
+
+
+def decoder_card(level: str) -> dict[str, Any]:
+    """The card of the shipped decoder of `level` ({} if none)."""
+    return read_card(resolve_decoder(level))

@@ -11,6 +11,7 @@
 #   quality-cuda.md        `stylize` defaults at 512 px on the course pairs (+ quality512/*.jpg)
 #   throughput-cuda.md     photos/s, batch 1 vs batch 8, 512 px, 100 steps each
 #   schedule-cuda.md       the 512-px schedule against single size on two course pairs (docs/speed.md)
+#   arbitrary-cuda.md      any painting in one pass against the networks, 4 photos x 4 paintings (docs/arbitrary.md)
 #   notebooks/*.ipynb      every chapter executed in full mode at its GPU tier
 # Back here: copy the notebooks into notebooks/, view every figure, check each chapter's text
 # against them, then `python tools/chapter_times.py --write` (the openings' GPU sentence) and
@@ -51,6 +52,7 @@ if [ "${DRY:-0}" = 1 ]; then
         --save "$OUT/quality512"
     step throughput 300 python3 benchmarks/throughput.py --size 64 --batch 2 --steps 2 --out "$OUT/throughput-cuda.md"
     step schedule 300 python3 benchmarks/schedule.py --size 48 --limit 1 --cli 1 --out "$OUT/schedule-cuda.md"
+    step arbitrary 120 python3 benchmarks/arbitrary.py --size 64 --limit 1 --out "$OUT/arbitrary-cuda.md"
     step notebooks 300 python3 -c "from pathlib import Path; from tools.execute_notebooks import run_notebook
 run_notebook(Path('notebooks/01_images.ipynb'), ci=True); print('01_images ran in CI mode')"
     exit 0
@@ -66,6 +68,7 @@ step tests 100 python3 -m pytest -q -p no:cacheprovider tests --ignore=tests/tes
 step quality 90 python3 benchmarks/quality.py --size 512 --out "$OUT/quality-cuda.md" --save "$OUT/quality512"
 step throughput 40 python3 benchmarks/throughput.py --out "$OUT/throughput-cuda.md"
 step schedule 45 python3 benchmarks/schedule.py --limit 2 --cli 1 --out "$OUT/schedule-cuda.md"
-step notebooks 190 python3 tools/execute_notebooks.py
+step arbitrary 30 python3 benchmarks/arbitrary.py --limit 4 --out "$OUT/arbitrary-cuda.md"
+step notebooks 160 python3 tools/execute_notebooks.py
 mkdir -p "$OUT/notebooks" && cp notebooks/*.ipynb "$OUT/notebooks/"
 cat "$OUT/summary.txt"

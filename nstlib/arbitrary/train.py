@@ -40,8 +40,8 @@ class DecoderConfig:
     seed: int = 0
     warm_from: str | None = None  # a shallower decoder's file whose weights start this one's tail
     # "bf16": the frozen encoder's two passes (most of a step) in bfloat16, the decoder and its Adam
-    # in fp32, on a CPU with bfloat16 instructions. relu4_1 alone on this CPU: 0.87 s a step against
-    # fp32's 1.32 (relu4_1 was trained so); relu1_1 ... relu3_1 were trained in fp32.
+    # in fp32. relu4_1 on this CPU: 0.87 s a step against fp32's 1.32, but 11.2 dB on the held-out
+    # photos after 200 steps against fp32's 14.3: the shipped decoders are fp32.
     precision: str = "fp32"
 
 

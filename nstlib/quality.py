@@ -199,6 +199,10 @@ def patch_ratios(
     `result_ratios`, whose Gram matrices some methods (whitening and colouring) match by construction.
     """
     out, ph, pa = (as_pixels(x) for x in (output, photo, painting))
+    if out.shape != ph.shape:
+        raise NSTError(
+            f"the result is {tuple(out.shape[-2:])} px and the photo {tuple(ph.shape[-2:])}: judge them at one size"
+        )
     style = []
     for scale in (1, 2):
         o, p, s = (F.avg_pool2d(x, scale) if scale > 1 else x for x in (out, ph, pa))

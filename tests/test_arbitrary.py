@@ -26,6 +26,7 @@ from nstlib.arbitrary import (
 from nstlib.arbitrary.decoder import LAYOUTS, encoder_for, pad_to_stride, reconstruct
 from nstlib.arbitrary.train import psnr
 from nstlib.errors import NSTError
+from nstlib.images import from_pixels, to_pixels
 from tests.helpers import IMG
 
 
@@ -96,6 +97,26 @@ def test_a_mask_transforms_only_inside_it_with_the_insides_statistics():
     assert torch.equal(out[..., 9:], content[..., 9:])  # outside: the photo's features
     inside = out[..., :9]
     assert torch.allclose(_cov(inside), _cov(style), rtol=1e-4, atol=1e-4)
+
+
+def test_a_flat_picture_gets_the_paintings_mean_not_its_noise_blown_up():
+    flat = torch.full((1, 8, 10, 10), 0.3) + 1e-7 * torch.randn(1, 8, 10, 10)
+    style = _features(c=8, seed=2)
+    out = wct(flat, style)
+    assert torch.allclose(out, style.mean(dim=(2, 3), keepdim=True).expand_as(out), atol=1e-4)
+
+
+def test_patch_ratios_are_zero_for_the_photo_and_one_for_the_painting():
+    from nstlib.quality import patch_ratios
+
+    photo = Image.open(IMG / "content" / "chelsea-cat.jpg").resize((96, 64))
+    painting = Image.open(IMG / "style" / "van-gogh-night-cafe.jpg").resize((96, 64))
+    same = patch_ratios(photo, photo, painting)
+    assert same["style"] == pytest.approx(1.0) and same["content"] == pytest.approx(0.0)
+    swapped = patch_ratios(painting, photo, painting)
+    assert swapped["style"] == pytest.approx(0.0, abs=1e-6) and swapped["content"] == pytest.approx(1.0)
+    with pytest.raises(NSTError, match="one size"):
+        patch_ratios(photo.resize((48, 32)), photo, painting)
 
 
 def test_adain_gives_each_channel_the_paintings_mean_and_std():
@@ -209,6 +230,10 @@ def test_train_refuses_resuming_without_a_checkpoint(tmp_path, capsys):
 
 # ---- the shipped decoders ------------------------------------------------------------------------------
 
+#: Reconstruction PSNR each shipped decoder must beat on the held-out photos at 512 px (the cards: 44, 31,
+#: 25 and 18 dB; random weights give about 11): deeper layers keep less of the photo.
+FLOORS_DB = {"relu1_1": 35, "relu2_1": 25, "relu3_1": 20, "relu4_1": 15}
+
 shipped = pytest.mark.skipif(not model.shipped_decoders(), reason="no decoders in models/arbitrary yet")
 
 
@@ -220,7 +245,7 @@ def test_shipped_decoders_have_cards_that_match_and_fit_the_budget():
     for level, path in files.items():
         card = model.read_card(path)
         assert card["sha256"] == model.sha256(path) and card["level"] == level
-        assert card["validation"]["512px"]["psnr"] > 20
+        assert card["validation"]["512px"]["psnr"] > FLOORS_DB[level]
         minutes += card["minutes"]
     assert minutes <= 60  # the issue's budget: every decoder in an hour of this CPU
 
@@ -232,7 +257,7 @@ def test_shipped_decoders_reconstruct_a_held_out_photo(caffe_net):
     photo = validation_pixels(size=128)[0]
     for level in LEVELS:
         out = reconstruct(load_decoder(level), encoder_for((level,), net=caffe_net), photo)
-        assert psnr(out, photo) > 20, level
+        assert psnr(out, photo) > FLOORS_DB[level] - 2, level  # 128 px: a little below the cards' 512 px
 
 
 @shipped
@@ -240,13 +265,14 @@ def test_the_cascade_moves_the_photo_toward_the_painting(caffe_net):
     import nstlib as nl
 
     m = model.load_universal(net=caffe_net)
-    photo = nl.to_pixels(nl.load_tensor(IMG / "content" / "chelsea-cat.jpg", 96)).clamp(0, 1)
-    painting = nl.to_pixels(nl.load_tensor(IMG / "style" / "van-gogh-night-cafe.jpg", 96)).clamp(0, 1)
+    photo = to_pixels(nl.load_tensor(IMG / "content" / "chelsea-cat.jpg", 96)).clamp(0, 1)
+    painting = to_pixels(nl.load_tensor(IMG / "style" / "van-gogh-night-cafe.jpg", 96)).clamp(0, 1)
     levels: list[torch.Tensor] = []
-    out = m.transfer(photo, painting, steps=levels)
+    out = m.transfer(photo, painting, levels=m.levels, steps=levels)
     assert out.shape == photo.shape and len(levels) == 4
+    assert m.resolve_levels(None) == ("relu3_1", "relu2_1", "relu1_1")  # the default leaves relu4_1 out
     judge = nl.FeatureExtractor(nl.quality.MEASURE_LAYERS, net=caffe_net)
-    ratios = nl.result_ratios(nl.from_pixels(out), nl.from_pixels(photo), nl.from_pixels(painting), judge)
+    ratios = nl.result_ratios(from_pixels(out), from_pixels(photo), from_pixels(painting), judge)
     assert ratios["style"] < 0.7 and ratios["content"] < 1.0
     kept = m.transfer(photo, painting, alpha=0.0, levels=["relu1_1"])
     assert psnr(kept, photo) > 25  # alpha 0: the photo, reconstructed
@@ -281,6 +307,40 @@ def test_command_line_stylises_a_folder_mirrored(tmp_path, capsys):
         cli.main([str(tmp_path / "photos"), str(painting), "-o", str(tmp_path / "out"), "--size", "64"]) == 0
     )
     assert sorted(p.name for p in (tmp_path / "out" / "sub").iterdir()) == ["chelsea-cat.jpg", "coffee.jpg"]
+
+
+@shipped
+def test_a_mask_as_load_mask_gives_it_paints_only_inside(caffe_net):
+    import nstlib as nl
+
+    m = model.load_universal(("relu1_1",), net=caffe_net)
+    photo = to_pixels(nl.load_tensor(IMG / "content" / "chelsea-cat.jpg", 64)).clamp(0, 1)
+    painting = to_pixels(nl.load_tensor(IMG / "style" / "van-gogh-night-cafe.jpg", 64)).clamp(0, 1)
+    mask = torch.zeros(1, 1, *photo.shape[-2:])
+    mask[..., :, : photo.shape[-1] // 2] = 1  # the left half, as spatial.load_mask returns it
+    out = m.transfer(photo, painting, mask=mask)
+    left, right = (
+        (out - m.transfer(photo, painting, alpha=0.0)).abs().mean(dim=(0, 1, 2)).split(photo.shape[-1] // 2)
+    )
+    assert left.mean() > 5 * right[4:].mean()  # painted on the left; on the right the photo, redrawn
+    with pytest.raises(NSTError, match="the photo's size"):
+        m.transfer(photo, painting, mask=torch.ones(10, 10))
+
+
+def test_training_refuses_to_overwrite_its_own_start_or_misname_a_shipped_decoder(tmp_path, capsys):
+    assert cli.main(["train", "--layer", "relu2_1", "-o", str(model.DECODERS_DIR / "relu3_1.pt")]) == 2
+    assert "named after its layer" in capsys.readouterr().err
+    start = tmp_path / "mine.pt"
+    model.save_decoder(Decoder("relu2_1"), start, {"level": "relu2_1"})
+    assert cli.main(["train", "--layer", "relu2_1", "-o", str(start), "--from", str(start), "--force"]) == 2
+    assert "is the --from decoder" in capsys.readouterr().err
+    assert cli.main(["train", "--layer", "relu1_1", "-o", str(tmp_path / "r.pt"), "--minutes", "2"]) == 2
+    assert "solved by least squares" in capsys.readouterr().err
+
+
+def test_a_file_that_is_not_a_decoder_is_one_line(tmp_path):
+    with pytest.raises(NSTError, match="not a decoder that nstlib.arbitrary saved"):
+        load_decoder(IMG / "content" / "chelsea-cat.jpg")
 
 
 def test_list_says_how_to_train_when_none_are_shipped(monkeypatch, tmp_path, capsys):

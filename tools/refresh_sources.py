@@ -11,13 +11,14 @@ from pathlib import Path
 
 import nstlib as nl
 from nstlib import color, passes, spatial, synthesis, training
+from nstlib import arbitrary as ar
 from nstlib import realtime as rt
 from nstlib.course import show_source
 from nstlib.lbfgs import LBFGS
 
 # What the chapters' show_source(...) cells name (chapter 7 shows nl.pyramid_stylize).
 NAMES = {"nl": nl, "color": color, "spatial": spatial, "LBFGS": LBFGS, **vars(passes), **vars(training)}
-NAMES.update(synthesis=synthesis, passes=passes, training=training, rt=rt)
+NAMES.update(synthesis=synthesis, passes=passes, training=training, rt=rt, ar=ar)
 
 
 def main() -> None:

@@ -2,7 +2,7 @@
 
     python -m nstlib.arbitrary photo.jpg painting.jpg -o out.jpg       # any painting, about 2 s
     python -m nstlib.arbitrary list                                    # the shipped decoders
-    python -m nstlib.arbitrary train --layer relu4_1 --minutes 30      # a decoder, from photos alone
+    python -m nstlib.arbitrary train --layer relu3_1 -o my.pt --from relu2_1 --minutes 13   # from photos alone
 
 Rooms: `decoder` (VGG-19 mirrored back to pixels), `transforms` (WCT and AdaIN in closed form),
 `universal` (the cascade: encode, transform, decode, coarse to fine), `train` and `train_cli` (the

@@ -20,11 +20,12 @@ from ..images import load_image, resize, save_image
 from ..spatial import load_mask
 from .decoder import LEVELS
 from .model import load_universal, read_card, shipped_decoders
-from .universal import CASCADE, COLOR_MODES, METHODS, image_pixels, pixels_image
+from .universal import COLOR_MODES, DEFAULT_LEVELS, METHODS, Universal, image_pixels, pixels_image
 
 _size = _number(int, 16, "must be at least 16 px")
 _alpha = _number(float, 0, "must be between 0 (the photo) and 1 (the full style)", 1)
 _weight = _number(float, 0, "must be >= 0")
+_share = _number(float, 0, "must be between 0 (the first painting only) and 1 (the second only)", 1)
 #: The long side when --size is not given (a smaller photo keeps its own).
 DEFAULT_SIZE = 512
 EXAMPLES = """examples (from the course's folder):
@@ -34,7 +35,7 @@ EXAMPLES = """examples (from the course's folder):
   python -m nstlib.arbitrary photo.jpg painting.jpg -o out.jpg --mask sky.png     # paint the white part only
   python -m nstlib.arbitrary DCIM/ painting.jpg -o styled/                         # a folder, mirrored
   python -m nstlib.arbitrary list                                                  # the shipped decoders
-  python -m nstlib.arbitrary train --layer relu4_1 --minutes 30 -o my-relu4_1.pt --from relu3_1"""
+  python -m nstlib.arbitrary train --layer relu4_1 --minutes 30 -o my-relu4_1.pt --from relu3_1 --lr 3e-4"""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -58,7 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--alpha", type=_alpha, default=1.0, help="how much style, 0 to 1 (default 1)")
     p.add_argument(
         "--levels", nargs="+", choices=LEVELS, default=None, metavar="LAYER",
-        help=f"which levels run, always coarse to fine (default all: {' '.join(CASCADE)})",
+        help=f"which levels run, always coarse to fine (default {' '.join(DEFAULT_LEVELS)}; "
+        "add relu4_1 for larger, bolder shapes that blur the subject more)",
     )  # fmt: skip
     p.add_argument(
         "--method", choices=METHODS, default="wct", help="wct (default) or adain, the cheap special case"
@@ -69,7 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--blend", type=Path, default=None, help="a second painting to mix in")
     p.add_argument(
-        "--blend-weight", type=_alpha, default=0.5, help="the second painting's share (default 0.5)"
+        "--blend-weight", type=_share, default=None, help="the second painting's share (default 0.5)"
     )
     p.add_argument("--device", default=None, help="cpu, cuda ... (default: cuda if present)")
     p.add_argument("--force", action="store_true", help="overwrite the result if it exists")
@@ -96,7 +98,8 @@ def build_train_parser() -> argparse.ArgumentParser:
         "--steps", type=_number(int, 1, "must be >= 1"), default=None, help="this many steps in all"
     )
     t.add_argument("--from", dest="warm_from", default=None,
-                   help="start the decoder's tail from a shallower decoder (a layer name or a file)")  # fmt: skip
+                   help="start from a decoder's weights: a shallower one's in the tail, or one of this level whole "
+                   "(a layer name or a file)")  # fmt: skip
     t.add_argument(
         "--resume", action="store_true", help="continue from DECODER.ckpt where an earlier run stopped"
     )
@@ -136,7 +139,12 @@ def list_decoders() -> list[str]:
 
 
 def stylize_file(
-    model, photo: Image.Image, paintings: list[Image.Image], args, device, mask_path=None
+    model: Universal,
+    photo: Image.Image,
+    paintings: list[Image.Image],
+    args: argparse.Namespace,
+    device: torch.device,
+    mask_path: Path | None = None,
 ) -> Image.Image:
     """One photo through the cascade with the command line's options."""
     side = min(args.size or DEFAULT_SIZE, max(photo.size))
@@ -150,6 +158,12 @@ def stylize_file(
     return pixels_image(out)
 
 
+def _model(args: argparse.Namespace, device: torch.device) -> Universal:
+    """The encoder and only the decoders this run uses (a default run never reads relu4_1's 14 MB)."""
+    needed = args.levels or [lv for lv in DEFAULT_LEVELS if lv in shipped_decoders()] or None
+    return load_universal(needed, device=device)
+
+
 def run_stylize(args: argparse.Namespace) -> list[Path]:
     """Stylise a photo (or a folder's photos) with any painting; one line per written file."""
     if args.mask is not None and args.photo.is_dir():
@@ -158,6 +172,9 @@ def run_stylize(args: argparse.Namespace) -> list[Path]:
         )
     if args.method == "adain" and (args.mask or args.blend):
         raise NSTError("--mask and --blend need --method wct (AdaIN has no covariance to mix or restrict)")
+    if args.blend_weight is not None and args.blend is None:
+        raise NSTError("--blend-weight is the share of a second painting: give it with --blend PAINTING")
+    args.blend_weight = 0.5 if args.blend_weight is None else args.blend_weight
     inputs = [args.painting] + ([args.blend] if args.blend else []) + ([args.mask] if args.mask else [])
     paintings = [load_image(p) for p in inputs[: 2 if args.blend else 1]]  # read and checked before any work
     device = torch.device(args.device) if args.device else default_device()
@@ -165,26 +182,29 @@ def run_stylize(args: argparse.Namespace) -> list[Path]:
     if folder is not None:
         started = time.perf_counter()
         with joined(device) as (world, device):
-            model = load_universal(device=device)
+            model = _model(args, device)
 
             def work(jobs: list[Job], tally: Tally) -> None:
                 for job in jobs:
                     with tally.attempt(job):
-                        save_image(
-                            stylize_file(model, load_image(job.photo), paintings, args, device), job.output
-                        )
+                        picture = stylize_file(model, load_image(job.photo), paintings, args, device)
+                        job.output.parent.mkdir(parents=True, exist_ok=True)
+                        save_image(picture, job.output)
                         tally.wrote(job)
 
             return run_folder(folder, args.output, work, world=world, force=args.force, inputs=inputs,
                               started=started)  # fmt: skip
     check_output(args.output, [args.photo, *inputs], args.force)
     photo = load_image(args.photo)
-    model = load_universal(device=device)
+    if args.mask is not None:  # checked before the models load
+        side = min(args.size or DEFAULT_SIZE, max(photo.size))
+        load_mask(args.mask, resize(photo, max_size=side).size[::-1])
+    model = _model(args, device)
     start = time.perf_counter()
     result = stylize_file(model, photo, paintings, args, device, args.mask)
     seconds = time.perf_counter() - start
     save_image(result, args.output)
-    levels = [lv for lv in CASCADE if args.levels is None or lv in args.levels]
+    levels = model.resolve_levels(args.levels)
     print(f"wrote {args.output} ({result.width}x{result.height} px, {args.method}, levels {' '.join(levels)}, "
           f"alpha {args.alpha:g}, {device}) in {seconds:.2f} s")  # fmt: skip
     return [args.output]

@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import json
+import pickle
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from ..errors import NSTError
 from ..images import write_atomically
+from ..install import ROOT
 from ..realtime.model import MODELS_DIR, card_path, read_card, sha256
 from .decoder import LEVELS, Decoder, encoder_for
+
+if TYPE_CHECKING:
+    from .universal import Universal
 
 #: The shipped decoders: models/arbitrary/relu{b}_1.pt, each with its card relu{b}_1.json.
 DECODERS_DIR = MODELS_DIR / "arbitrary"
@@ -27,8 +33,8 @@ def save_decoder(decoder: Decoder, path: Path, card: dict[str, Any]) -> dict[str
 
 
 def shipped_decoders() -> dict[str, Path]:
-    """Level -> file of every decoder shipped in models/arbitrary/."""
-    return {p.stem: p for p in sorted(DECODERS_DIR.glob("relu*.pt"))}
+    """Level -> file of every decoder shipped in models/arbitrary/ (files named LEVEL.pt; others are ignored)."""
+    return {p.stem: p for p in sorted(DECODERS_DIR.glob("*.pt")) if p.stem in LEVELS}
 
 
 def resolve_decoder(level_or_path: str | Path) -> Path:
@@ -39,6 +45,8 @@ def resolve_decoder(level_or_path: str | Path) -> Path:
     path = Path(level_or_path)
     if path.is_file():
         return path
+    if not path.is_absolute() and (ROOT / path).is_file():  # a card's path, from the repository root
+        return ROOT / path
     if str(level_or_path) in LEVELS:
         raise NSTError(
             f"no decoder for {level_or_path} in {DECODERS_DIR}; train it: "
@@ -58,16 +66,24 @@ def load_decoder(level_or_path: str | Path, device: torch.device | str = "cpu") 
         )
     try:
         saved = torch.load(path, map_location="cpu", weights_only=True)
+        if saved["config"]["level"] not in LEVELS:
+            raise ValueError(saved["config"]["level"])
         decoder = Decoder(**saved["config"])
         decoder.load_state_dict(saved["state_dict"])
-    except (RuntimeError, KeyError, TypeError, OSError, EOFError) as err:
+    except (RuntimeError, KeyError, TypeError, OSError, EOFError, ValueError, IndexError, AttributeError,
+            pickle.UnpicklingError) as err:  # fmt: skip
         raise NSTError(
             f"{path}: not a decoder that nstlib.arbitrary saved ({type(err).__name__}); retrain it"
         ) from None
     return decoder.to(device).eval()
 
 
-def load_universal(levels: tuple[str, ...] | None = None, *, device: torch.device | str = "cpu", net=None):
+def load_universal(
+    levels: Sequence[str] | None = None,
+    *,
+    device: torch.device | str = "cpu",
+    net: torch.nn.Sequential | None = None,
+) -> Universal:
     """The encoder and the shipped decoders of `levels` (default: every shipped one) as a `Universal`."""
     from .universal import Universal
 
@@ -75,6 +91,11 @@ def load_universal(levels: tuple[str, ...] | None = None, *, device: torch.devic
     if not levels:
         raise NSTError(f"no decoders in {DECODERS_DIR}; train them: python -m nstlib.arbitrary train --help")
     decoders = {lv: load_decoder(lv, device) for lv in levels}
+    for lv, decoder in decoders.items():
+        if decoder.level != lv:
+            raise NSTError(
+                f"{resolve_decoder(lv)}: holds the decoder of {decoder.level}, not {lv}; rename or retrain it"
+            )
     return Universal(decoders, encoder_for(levels, device=device, net=net)).eval()
 
 

@@ -12,7 +12,7 @@ from tqdm.auto import tqdm
 
 from ..errors import NSTError
 from ..realtime.train_cli import _shown, _threads
-from .model import DECODERS_DIR, save_decoder
+from .model import DECODERS_DIR, resolve_decoder, save_decoder, sha256
 from .train import LINEAR_BATCHES, DecoderConfig, DecoderTrainer, reconstruction_error, validation_pixels
 
 DEFAULT_MINUTES = 10.0
@@ -28,6 +28,20 @@ def _paths(args: argparse.Namespace) -> tuple[Path, Path]:
         raise NSTError(f"{out}: folder {out.parent} does not exist; create it first")
     if args.resume and not ckpt.exists():
         raise NSTError(f"{ckpt}: no checkpoint to resume; train without --resume first")
+    if out.resolve().parent == DECODERS_DIR.resolve() and out.stem != args.layer:
+        raise NSTError(
+            f"{out}: a decoder in {DECODERS_DIR.name}/ is named after its layer; use -o {DECODERS_DIR / args.layer}.pt or another folder"
+        )
+    if (
+        args.warm_from is not None
+        and out.resolve() == resolve_decoder(args.warm_from).resolve()
+        and not args.resume
+    ):
+        raise NSTError(f"{out}: is the --from decoder of this run; choose another output path with -o")
+    if args.layer == "relu1_1" and (args.minutes is not None or args.resume):
+        raise NSTError(
+            "relu1_1's decoder is solved by least squares in seconds: no --minutes or --resume (--steps is its batches)"
+        )
     if out.exists() and not (args.force or args.resume):
         raise NSTError(
             f"{out}: already exists; choose another path with -o, add --resume to continue it, or --force"
@@ -39,8 +53,6 @@ def _config(args: argparse.Namespace) -> DecoderConfig:
     precision = args.precision
     warm = args.warm_from
     if warm is not None:
-        from .model import resolve_decoder
-
         warm = _shown(resolve_decoder(warm))  # a path the card can show on any clone
     return DecoderConfig(
         level=args.layer, crop=args.size, batch=args.batch, lr=args.lr, feature_weight=args.feature_weight,
@@ -63,6 +75,8 @@ def run_train(args: argparse.Namespace, command: str) -> Path:
     trainer.commands.append(command)
     minutes = DEFAULT_MINUTES if args.steps is None and args.minutes is None else args.minutes
     photos = validation_pixels(args.val, size=VAL_SIZES[0])
+    if not photos:
+        raise NSTError(f"{args.val}: no photos in it; give a folder of held-out photos with --val")
     fmt = "{desc}: {percentage:3.0f}%|{bar}| {n:.0f}/{total:.0f} s [{elapsed}<{remaining}{postfix}]"
     bar = (tqdm(total=args.steps, initial=trainer.step, unit="step", desc="training", disable=args.quiet)
            if minutes is None else
@@ -112,6 +126,7 @@ def run_train(args: argparse.Namespace, command: str) -> Path:
         "validation_history": trainer.validation,
         "config": dataclasses.asdict(config),
         "copied_convs": trainer.copied,
+        "from_sha256": sha256(resolve_decoder(config.warm_from)) if config.warm_from else None,
         **_lineage(config, trainer.seconds),
         "data": {"folder": _shown(args.data), "val": _shown(args.val), "photos": _photo_count(trainer)},
     }

@@ -21,8 +21,11 @@ from torch.nn import functional as F
 
 from ..errors import NSTError
 
-#: Eigenvalues below FLOOR x the largest are treated as zero (relu4_1 of a photo: ~10% of them).
+#: Eigenvalues below FLOOR x the largest are treated as zero (relu3_1 of a 512-px photo: some of its 256).
 FLOOR = 1e-5
+#: ... and below this, whatever the largest: a flat picture (a fade to black, a plain sky under a mask)
+#: has only noise, which whitening would raise to the painting's full contrast.
+ABSOLUTE_FLOOR = 1e-6
 
 
 def _flat(f: torch.Tensor) -> torch.Tensor:
@@ -44,7 +47,7 @@ def mean_cov(f: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 def _eig(cov: torch.Tensor, floor: float) -> tuple[torch.Tensor, torch.Tensor]:
     """Eigenvalues above floor x the largest, and their eigenvectors (columns)."""
     vals, vecs = torch.linalg.eigh(cov)
-    keep = vals > floor * vals.max().clamp_min(1e-300)
+    keep = vals > max(floor * float(vals.max()), ABSOLUTE_FLOOR)
     return vals[keep], vecs[:, keep]
 
 
@@ -149,7 +152,11 @@ def adain(
     """
     if not 0.0 <= alpha <= 1.0:
         raise NSTError(f"alpha must be between 0 (the photo) and 1 (the full style), got {alpha}")
-    mc, sc = content.mean(dim=(-2, -1), keepdim=True), content.std(dim=(-2, -1), keepdim=True)
-    ms, ss = style.mean(dim=(-2, -1), keepdim=True), style.std(dim=(-2, -1), keepdim=True)
+    if content.dim() != 4 or style.dim() != 4 or content.shape[1] != style.shape[1]:
+        raise NSTError(
+            f"adain takes (N, C, h, w) features of one layer; got {tuple(content.shape)} and {tuple(style.shape)}"
+        )
+    mc, sc = content.mean(dim=(-2, -1), keepdim=True), content.std(dim=(-2, -1), keepdim=True, unbiased=False)
+    ms, ss = style.mean(dim=(-2, -1), keepdim=True), style.std(dim=(-2, -1), keepdim=True, unbiased=False)
     moved = (content - mc) / (sc + eps) * ss + ms
     return alpha * moved + (1 - alpha) * content

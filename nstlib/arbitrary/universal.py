@@ -1,7 +1,7 @@
 """Any painting in one pass: encode, whiten and colour the features, decode; level by level, coarse to fine.
 
 `Universal` holds the frozen VGG-19 and the decoders. `transfer` runs Li et al.'s cascade: at
-each level, from relu4_1 (large shapes) down to relu1_1 (fine texture), the current picture is
+each level, from relu3_1 (by default; relu4_1 for larger shapes) down to relu1_1 (fine texture), the current picture is
 encoded, its features are given the painting's statistics at that layer (`wct`, or `adain`), and
 the level's decoder turns them back into a picture for the next level to refine.
 """
@@ -26,6 +26,11 @@ COLOR_MODES = ("luminance", "histogram")
 #: The cascade's order: coarse to fine (Li et al. start at relu5_1; here relu4_1: relu5_1 copies the
 #: painting's objects onto the photo, chapter 6, and its decoder would cost as much as all the others).
 CASCADE = tuple(reversed(LEVELS))
+#: The levels `transfer` runs unless told: relu3_1 down. With relu4_1 first, on six photos at 512 px
+#: (docs/arbitrary.md) the content ratio rose from 0.40-0.75 to 0.71-1.13 (faces and the dahlia smeared
+#: into the painting's shapes) while the style ratio did not fall (0.19-0.55 -> 0.23-0.57); relu4_1
+#: stays a choice (`levels=CASCADE`, `--levels`) for a bolder, more abstract picture.
+DEFAULT_LEVELS = ("relu3_1", "relu2_1", "relu1_1")
 
 
 class Universal(torch.nn.Module):
@@ -52,9 +57,13 @@ class Universal(torch.nn.Module):
         feats = self.encoder(from_pixels(painting), layers=list(levels))
         return {lv: StyleStats(feats[lv], floor) for lv in levels}
 
-    def _levels(self, levels: Sequence[str] | None) -> tuple[str, ...]:
-        """The levels to run, in the cascade's order; a one-line error for any this model lacks."""
-        chosen = self.levels if levels is None else tuple(lv for lv in CASCADE if lv in levels)
+    def resolve_levels(self, levels: Sequence[str] | None) -> tuple[str, ...]:
+        """The levels to run, in the cascade's order (default `DEFAULT_LEVELS`); an error for any this model lacks."""
+        if levels is None:
+            return tuple(lv for lv in self.levels if lv in DEFAULT_LEVELS) or self.levels
+        if isinstance(levels, str):
+            levels = (levels,)
+        chosen = tuple(lv for lv in CASCADE if lv in levels)
         unknown = sorted(set(levels or ()) - set(self.levels))
         if unknown or not chosen:
             raise NSTError(f"levels must be some of {', '.join(self.levels)}, got {list(levels or [])}")
@@ -79,14 +88,20 @@ class Universal(torch.nn.Module):
 
         A painting is its pixels (1, 3, h, w), or its `style_stats` computed once (a video's frames).
         `levels`: which levels run, in the cascade's order whatever order they are given in (default
-        all). `alpha`: the share of the transformed features at every level (0: the photo
+        `DEFAULT_LEVELS`). `alpha`: the share of the transformed features at every level (0: the photo
         reconstructed). `weights`: with several paintings, how much of each. `mask` ((H, W), 1 =
         paint): the painting only there. `preserve_color`: "luminance" (the result's luminance, the
         photo's colours) or "histogram" (the painting recoloured to the photo's colours first).
         `steps`: if a list is given, the picture after each level is appended to it.
         """
-        chosen = self._levels(levels)
+        chosen = self.resolve_levels(levels)
         paintings = _check(painting, method, mask, preserve_color)
+        if mask is not None:
+            mask = mask.reshape(mask.shape[-2:]) if mask.dim() > 2 and mask.shape[:-2].numel() == 1 else mask
+            if mask.shape != photo.shape[-2:]:
+                raise NSTError(
+                    f"the mask is {tuple(mask.shape)} and the photo {tuple(photo.shape[-2:])}: give it at the photo's size"
+                )
         if preserve_color == "histogram":
             paintings = [_match(p, photo) for p in paintings]
         if method == "wct":
@@ -144,7 +159,7 @@ def _padded_mask(mask: torch.Tensor, shape: Sequence[int]) -> torch.Tensor:
 
 
 class Painter:
-    """One painting prepared once (its statistics at every level): then any photo (PIL) in, its picture out.
+    """One painting prepared once (its statistics at the chosen levels): then any photo (PIL) in, its picture out.
 
     What `python -m nstlib.video CLIP --painting PAINTING` calls per frame.
     """
@@ -154,7 +169,7 @@ class Painter:
         if preserve_color == "histogram":
             raise NSTError("a prepared painting keeps its own colours; use preserve_color='luminance'")
         self.model, self.size, self.alpha, self.preserve_color = model, size, alpha, preserve_color
-        self.levels = model.levels if levels is None else tuple(lv for lv in CASCADE if lv in levels)
+        self.levels = model.resolve_levels(levels)
         device = next(model.encoder.parameters()).device
         self.stats = model.style_stats(image_pixels(resize(painting, max_size=size), device), self.levels)
 

@@ -121,7 +121,7 @@ def _check_options(args: argparse.Namespace) -> None:
             "--temporal-weight and --independent are for --style (optimisation); with --model or --painting use --blend"
         )
     if args.style and args.blend is not None:
-        raise NSTError("--blend is for --model (a real-time network); with --style use --temporal-weight")
+        raise NSTError("--blend is for --model or --painting (one pass a frame); with --style use --temporal-weight")
     if args.independent and args.temporal_weight:
         raise NSTError("--independent frames have no temporal loss; drop --temporal-weight or --independent")
 

@@ -6,7 +6,7 @@
 For each photo and each painting a shipped real-time network was trained for, the cascade
 (`nstlib.arbitrary` at its defaults: relu3_1 -> relu1_1, alpha 1) and that painting's network stylise the photo at
 --size; both pictures are judged as saved (8-bit) by `result_ratios` (VGG-19 Grams: the cascade matches
-their layers' covariances by construction, so it is also judged by `quality.patch_ratios`, without VGG).
+their layers' covariances before decoding, so it is also judged by `quality.patch_ratios`, without VGG).
 The decoders never saw a painting; the networks were each trained on theirs. Targets: the
 cascade <= 3 s a picture after loading (the "cascade s" column); its style ratio <= 1.25x the network's
 (median per painting, judged in the table), content <= 0.5. Also runs paintings no network was trained on (`--unseen`), cascade only.

@@ -196,9 +196,11 @@ def patch_ratios(
     painting (0 = the painting's patches, 1 = no closer than the photo). content: the mean
     difference of the luminance edges from the photo's, over the painting's (at the photo's size);
     0 = the photo's outlines, 1 = as different as the painting's. For results judged also by
-    `result_ratios`, whose Gram matrices some methods (whitening and colouring) match by construction.
+    `result_ratios`, whose Gram matrices some methods (whitening and colouring) aim at directly.
     """
     out, ph, pa = (as_pixels(x) for x in (output, photo, painting))
+    if min(ph.shape[-2:]) < 8:
+        raise NSTError(f"the photo is {tuple(ph.shape[-2:])} px: patch_ratios needs at least 8 px a side")
     if out.shape != ph.shape:
         raise NSTError(
             f"the result is {tuple(out.shape[-2:])} px and the photo {tuple(ph.shape[-2:])}: judge them at one size"

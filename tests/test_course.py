@@ -62,7 +62,7 @@ def test_workspace_copies_every_chapter_and_never_overwrites(tmp_path, capsys):
     dest = tmp_path / "ws"
     code, out, _ = run("workspace", str(dest), capsys=capsys)
     originals = course.chapters()
-    assert code == 0 and len(originals) == 11  # chapters 1-9 and appendices A1, A2
+    assert code == 0 and len(originals) == 12  # chapters 1-10 and appendices A1, A2
     assert sorted(p.name for p in dest.iterdir()) == [p.name for p in originals]
     assert all((dest / p.name).read_bytes() == p.read_bytes() for p in originals)
     assert f"copied {len(originals)}" in out and f"jupyter lab {dest}" in out
@@ -100,7 +100,7 @@ def test_reset_restores_the_original_and_keeps_a_backup(tmp_path, capsys):
 @pytest.mark.parametrize(
     "args, expected",
     [
-        (["reset", "10", "{tmp}"], "no chapter '10'; give its number (1-9), an appendix (A1, A2)"),
+        (["reset", "11", "{tmp}"], "no chapter '11'; give its number (1-10), an appendix (A1, A2)"),
         (["reset", "1", "{tmp}/missing"], "python -m nstlib.course workspace {tmp}/missing"),
         (["workspace", "{tmp}/a-file"], "is a file, not a folder"),
         (["workspace", str(ROOT / "notebooks")], "the course's own copy"),
@@ -127,7 +127,7 @@ def test_the_command_runs_as_a_module(tmp_path):
         timeout=300,
     )
     assert done.returncode == 0, done.stderr
-    assert done.stderr == "" and len(list((tmp_path / "ws").glob("*.ipynb"))) == 11
+    assert done.stderr == "" and len(list((tmp_path / "ws").glob("*.ipynb"))) == 12
 
 
 def test_a_chapter_runs_from_a_workspace_outside_notebooks(tmp_path, capsys, monkeypatch):

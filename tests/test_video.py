@@ -176,8 +176,8 @@ def _error(capsys) -> str:
     [
         (["missing.mp4", "--style", CAFE], "missing.mp4: no such file"),
         (["CLIP", "--style", CAFE, "--model", "night-cafe"], "not allowed with argument"),
-        (["CLIP"], "one of the arguments --style --model is required"),
-        (["CLIP", "--model", "night-cafe", "--temporal-weight", "2"], "with --model use --blend"),
+        (["CLIP"], "one of the arguments --style --model --painting is required"),
+        (["CLIP", "--model", "night-cafe", "--temporal-weight", "2"], "with --model or --painting use --blend"),
         (["CLIP", "--style", CAFE, "--blend", "0.5"], "--blend is for --model"),
         (["CLIP", "--style", CAFE, "--size", "8"], "must be at least 16 px"),
     ],

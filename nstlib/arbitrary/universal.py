@@ -28,8 +28,8 @@ COLOR_MODES = ("luminance", "histogram")
 CASCADE = tuple(reversed(LEVELS))
 #: The levels `transfer` runs unless told: relu3_1 down. With relu4_1 first, on six photos at 512 px
 #: (docs/arbitrary.md) the content ratio rose from 0.40-0.75 to 0.71-1.13 (faces and the dahlia smeared
-#: into the painting's shapes) while the style ratio did not fall (0.19-0.55 -> 0.23-0.57); relu4_1
-#: stays a choice (`levels=CASCADE`, `--levels`) for a bolder, more abstract picture.
+#: into the painting's shapes) while the style ratio changed little either way (0.19-0.55 -> 0.23-0.57);
+#: relu4_1 stays a choice (`levels=CASCADE`, `--levels`) for a bolder, more abstract picture.
 DEFAULT_LEVELS = ("relu3_1", "relu2_1", "relu1_1")
 
 

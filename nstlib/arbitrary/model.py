@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import pickle
 from collections.abc import Sequence
 from pathlib import Path
@@ -11,9 +10,8 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from ..errors import NSTError
-from ..images import write_atomically
 from ..install import ROOT
-from ..realtime.model import MODELS_DIR, card_path, read_card, sha256
+from ..realtime.model import MODELS_DIR, check_card, read_card, save_model, sha256  # noqa: F401 (sha256: re-exported)
 from .decoder import LEVELS, Decoder, encoder_for
 
 if TYPE_CHECKING:
@@ -25,11 +23,7 @@ DECODERS_DIR = MODELS_DIR / "arbitrary"
 
 def save_decoder(decoder: Decoder, path: Path, card: dict[str, Any]) -> dict[str, Any]:
     """Write the weights (fp32) and, beside them, the card with the weights' sha256; returns the card."""
-    state = {k: v.detach().to("cpu", torch.float32) for k, v in decoder.state_dict().items()}
-    write_atomically(path, lambda tmp: torch.save({"config": decoder.config, "state_dict": state}, tmp))
-    card = {**card, "sha256": sha256(path), "bytes": Path(path).stat().st_size}
-    write_atomically(card_path(path), lambda tmp: tmp.write_text(json.dumps(card, indent=2) + "\n"))
-    return card
+    return save_model(decoder, path, card)
 
 
 def shipped_decoders() -> dict[str, Path]:
@@ -58,12 +52,7 @@ def resolve_decoder(level_or_path: str | Path) -> Path:
 def load_decoder(level_or_path: str | Path, device: torch.device | str = "cpu") -> Decoder:
     """A decoder by level (shipped) or by path, its sha256 checked against its card."""
     path = resolve_decoder(level_or_path)
-    expected = read_card(path).get("sha256")
-    if expected and sha256(path) != expected:
-        raise NSTError(
-            f"{path}: its sha256 does not match {card_path(path).name}; the file is damaged or was "
-            "replaced: restore it (git checkout -- models/) or retrain it"
-        )
+    check_card(path)
     try:
         saved = torch.load(path, map_location="cpu", weights_only=True)
         if saved["config"]["level"] not in LEVELS:

@@ -30,8 +30,10 @@ def card_path(model: Path) -> Path:
     return Path(model).with_suffix(".json")
 
 
-def save_model(net: TransformerNet, path: Path, card: dict[str, Any]) -> dict[str, Any]:
-    """Write the weights (fp32) and, beside them, the card with the weights' sha256; returns the card."""
+def save_model(net: torch.nn.Module, path: Path, card: dict[str, Any]) -> dict[str, Any]:
+    """Write the weights (fp32) and `net.config` and, beside them, the card with the weights' sha256; returns the card.
+
+    Any module with a `config` dict it is rebuilt from (`TransformerNet`, `arbitrary.Decoder`)."""
     state = {k: v.detach().to("cpu", torch.float32) for k, v in net.state_dict().items()}
     write_atomically(path, lambda tmp: torch.save({"config": net.config, "state_dict": state}, tmp))
     card = {**card, "sha256": sha256(path), "bytes": Path(path).stat().st_size}
@@ -62,15 +64,20 @@ def resolve(name_or_path: str | Path) -> Path:
     raise NSTError(f"{name_or_path}: no such model file or shipped model; use a path or one of: {names}")
 
 
-def load_model(name_or_path: str | Path, device: torch.device | str = "cpu") -> TransformerNet:
-    """Load a shipped model by name or a model file by path, checking its sha256 against its card."""
-    path = resolve(name_or_path)
+def check_card(path: Path) -> None:
+    """Refuse a weights file whose sha256 differs from its card's (a file without a card passes)."""
     expected = read_card(path).get("sha256")
     if expected and sha256(path) != expected:
         raise NSTError(
             f"{path}: its sha256 does not match {card_path(path).name}; the file is damaged or was "
             "replaced: restore it (git checkout -- models/) or retrain it"
         )
+
+
+def load_model(name_or_path: str | Path, device: torch.device | str = "cpu") -> TransformerNet:
+    """Load a shipped model by name or a model file by path, checking its sha256 against its card."""
+    path = resolve(name_or_path)
+    check_card(path)
     try:
         saved = torch.load(path, map_location="cpu", weights_only=True)
         net = TransformerNet(**saved["config"])

@@ -4,6 +4,7 @@ the chapters' Colab set-up cell, and the learner's workspace.
 Start the course with a working copy of the chapters that git ignores:
 
     python -m nstlib.course workspace [DIR]      # copy the chapters into DIR (default: workspace/)
+    python -m nstlib.course workspace --lang zh_CN  # the Chinese edition (default: workspace/zh_CN/)
     python -m nstlib.course reset CHAPTER [DIR]  # put one chapter back as it was (yours is backed up)
     python -m nstlib.course check                # is the install complete? one line per item, with fixes
 
@@ -26,7 +27,7 @@ from .errors import NSTError, OneLineParser
 
 # The clone's folders and the chapters' list live in nstlib.install, below the install check
 # (nstlib.doctor) that needs them too; they stay importable from here.
-from .install import IMG, NOTEBOOKS, ROOT, chapters, mismatch_fix
+from .install import IMG, LANGUAGES, NOTEBOOKS, ROOT, chapters, mismatch_fix
 
 T = TypeVar("T")
 
@@ -107,10 +108,12 @@ def asset(relpath: str | Path) -> Path:
     return path
 
 
-def _folder(dest: str | Path | None) -> Path:
-    """The workspace folder `dest` (default WORKSPACE), refusing the tracked notebooks/ itself."""
-    folder = Path(dest).expanduser().resolve() if dest is not None else WORKSPACE
-    if folder == NOTEBOOKS.resolve():
+def _folder(dest: str | Path | None, lang: str | None = None) -> Path:
+    """The workspace folder `dest` (default WORKSPACE, or WORKSPACE/<lang>), refusing the tracked notebooks/."""
+    default = WORKSPACE if lang is None else WORKSPACE / lang
+    folder = Path(dest).expanduser().resolve() if dest is not None else default
+    tracked = [NOTEBOOKS.resolve()] + [(NOTEBOOKS / code).resolve() for code in LANGUAGES]
+    if folder in tracked:
         raise NSTError(
             f"{folder}: that is the course's own copy, which stays as it is; "
             "give another folder (default: workspace/ in the repository)"
@@ -120,10 +123,10 @@ def _folder(dest: str | Path | None) -> Path:
     return folder
 
 
-def find_chapter(chapter: str | int) -> Path:
+def find_chapter(chapter: str | int, lang: str | None = None) -> Path:
     """The tracked notebook of `chapter`: a number (5, "05"), an appendix ("A1") or a file name ("05_training[.ipynb]")."""
     key = str(chapter).strip()
-    paths = chapters()
+    paths = chapters(lang)
     prefixes = [p.name.split("_", 1)[0] for p in paths]  # "05", "A1"
     for path, number in zip(paths, prefixes):
         numbered = key.isdigit() and number.isdigit() and int(key) == int(number)
@@ -138,15 +141,16 @@ def find_chapter(chapter: str | int) -> Path:
     )
 
 
-def make_workspace(dest: str | Path | None = None) -> tuple[Path, list[Path], list[Path]]:
-    """Copy every chapter into `dest` (default WORKSPACE), never over an existing file.
+def make_workspace(dest: str | Path | None = None, lang: str | None = None) -> tuple[Path, list[Path], list[Path]]:
+    """Copy every chapter (of the `lang` edition) into `dest` (default WORKSPACE[/lang]), never over a file.
 
     Returns the folder, the copies made and the files left alone (already there).
     """
-    folder = _folder(dest)
+    sources = chapters(lang)  # before making the folder: an unknown edition leaves nothing behind
+    folder = _folder(dest, lang)
     folder.mkdir(parents=True, exist_ok=True)
     copied, skipped = [], []
-    for path in chapters():
+    for path in sources:
         target = folder / path.name
         if target.exists():
             skipped.append(target)
@@ -156,18 +160,21 @@ def make_workspace(dest: str | Path | None = None) -> tuple[Path, list[Path], li
     return folder, copied, skipped
 
 
-def reset_chapter(chapter: str | int, dest: str | Path | None = None) -> tuple[Path, Path | None]:
-    """Put the original of `chapter` back into the workspace `dest` (default WORKSPACE).
+def reset_chapter(
+    chapter: str | int, dest: str | Path | None = None, lang: str | None = None
+) -> tuple[Path, Path | None]:
+    """Put the original of `chapter` (of the `lang` edition) back into the workspace `dest` (default WORKSPACE[/lang]).
 
     The learner's copy is first moved to `NAME.backup-YYYYmmdd-HHMMSS.ipynb` next to it, so
     nothing is lost. Returns the restored file and the backup (None when there was nothing to keep).
     """
-    original = find_chapter(chapter)
-    folder = _folder(dest)
+    original = find_chapter(chapter, lang)
+    folder = _folder(dest, lang)
     if not folder.is_dir():
         raise NSTError(
             f"{folder}: no such folder; create the workspace first: python -m nstlib.course workspace"
             + ("" if dest is None else f" {dest}")
+            + ("" if lang is None else f" --lang {lang}")
         )
     target = folder / original.name
     backup = None
@@ -199,7 +206,7 @@ def _ignored_by_git(folder: Path) -> bool | None:
 
 def _workspace_command(args: argparse.Namespace) -> int:
     """`workspace [DIR]`: copy the chapters, say what was copied and kept, and how to open them."""
-    folder, copied, skipped = make_workspace(args.dir)
+    folder, copied, skipped = make_workspace(args.dir, args.lang)
     print(f"copied {len(copied)} chapter(s) to {folder}" + (":" if copied else ""))
     for path in copied:
         print(f"  {path.name}")
@@ -215,14 +222,14 @@ def _workspace_command(args: argparse.Namespace) -> int:
 
 def _reset_command(args: argparse.Namespace) -> int:
     """`reset CHAPTER [DIR]`: put the original back, saying where the learner's copy went."""
-    had_copy = (_folder(args.dir) / find_chapter(args.chapter).name).exists()
-    restored, backup = reset_chapter(args.chapter, args.dir)
+    had_copy = (_folder(args.dir, args.lang) / find_chapter(args.chapter, args.lang).name).exists()
+    restored, backup = reset_chapter(args.chapter, args.dir, args.lang)
     if backup is not None:
         print(f"moved your copy to {backup}")
     if backup is None and had_copy:
         print(f"{restored} is the original already; nothing to do")
     else:
-        print(f"restored {restored} from {find_chapter(args.chapter)}")
+        print(f"restored {restored} from {find_chapter(args.chapter, args.lang)}")
     return 0
 
 
@@ -241,11 +248,13 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
     ws = commands.add_parser("workspace", help="copy the chapters into DIR (never over a file there)")
-    ws.add_argument("dir", nargs="?", metavar="DIR", help=f"default: {WORKSPACE}")
+    ws.add_argument("dir", nargs="?", metavar="DIR", help=f"default: {WORKSPACE} (with --lang: its subfolder)")
+    ws.add_argument("--lang", choices=LANGUAGES, help="a translated edition (zh_CN: 中文版)")
     ws.set_defaults(run=_workspace_command)
     reset = commands.add_parser("reset", help="put one chapter back as it was; yours is backed up")
     reset.add_argument("chapter", metavar="CHAPTER", help="its number (5) or file name (05_training.ipynb)")
     reset.add_argument("dir", nargs="?", metavar="DIR", help=f"the workspace (default: {WORKSPACE})")
+    reset.add_argument("--lang", choices=LANGUAGES, help="the chapter of a translated edition")
     reset.set_defaults(run=_reset_command)
     check = commands.add_parser(
         "check", help="check the install: one line per item, with the fix for any that fails (exit 1)"

@@ -20,6 +20,8 @@ from .errors import NSTError
 ROOT = Path(__file__).resolve().parents[1]
 IMG = ROOT / "img"
 NOTEBOOKS = ROOT / "notebooks"
+#: The translated editions: notebooks/<lang>/, built from locale/<lang>/ by `python -m tools.i18n build`.
+LANGUAGES = ("zh_CN",)
 
 #: What `import torchvision` says when its compiled operators were built for another torch.
 NMS_SYMPTOM = "torchvision::nms does not exist"
@@ -28,12 +30,18 @@ CUDA_SYMPTOM = "compiled with different CUDA major versions"
 TORCH_INDEX = "https://download.pytorch.org/whl"
 
 
-def chapters() -> list[Path]:
-    """The tracked chapter notebooks (notebooks/NN_*.ipynb), in order, then the appendices (AN_*.ipynb)."""
-    found = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")) + sorted(NOTEBOOKS.glob("A[0-9]_*.ipynb"))
+def chapters(lang: str | None = None) -> list[Path]:
+    """The tracked chapter notebooks (notebooks/NN_*.ipynb), in order, then the appendices (AN_*.ipynb).
+
+    With `lang` (e.g. "zh_CN"), the translated edition's notebooks in notebooks/<lang>/ instead.
+    """
+    if lang is not None and lang not in LANGUAGES:
+        raise NSTError(f"no {lang!r} edition of the course; the editions are: {', '.join(LANGUAGES)}")
+    folder = NOTEBOOKS if lang is None else NOTEBOOKS / lang
+    found = sorted(folder.glob("[0-9][0-9]_*.ipynb")) + sorted(folder.glob("A[0-9]_*.ipynb"))
     if not found:
         raise NSTError(
-            f"{NOTEBOOKS}: no chapters there; install nstlib from a clone of the course (`pip install -e .`)"
+            f"{folder}: no chapters there; install nstlib from a clone of the course (`pip install -e .`)"
         )
     return found
 

@@ -97,9 +97,29 @@ def test_reset_restores_the_original_and_keeps_a_backup(tmp_path, capsys):
     assert (dest / "01_images.ipynb").read_bytes() == course.find_chapter(1).read_bytes()
 
 
+def test_workspace_lang_copies_the_chinese_edition_into_its_own_folder(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(course, "WORKSPACE", tmp_path / "workspace")
+    code, out, _ = run("workspace", "--lang", "zh_CN", capsys=capsys)
+    chinese = course.chapters("zh_CN")
+    dest = tmp_path / "workspace" / "zh_CN"  # beside an English workspace/, never over it
+    assert code == 0 and [p.name for p in chinese] == [p.name for p in course.chapters()]
+    assert sorted(p.name for p in dest.iterdir()) == [p.name for p in chinese]
+    assert all((dest / p.name).read_bytes() == p.read_bytes() for p in chinese)
+    assert "风格" in (dest / "03_losses.ipynb").read_text(encoding="utf-8")
+    assert f"jupyter lab {dest}" in out
+
+    (dest / "05_training.ipynb").write_text("我的笔记")
+    code, out, _ = run("reset", "5", "--lang", "zh_CN", capsys=capsys)
+    assert code == 0 and (dest / "05_training.ipynb").read_bytes() == course.find_chapter(5, "zh_CN").read_bytes()
+    assert [p.read_text() for p in dest.glob("05_training.backup-*.ipynb")] == ["我的笔记"]
+
+
 @pytest.mark.parametrize(
     "args, expected",
     [
+        (["workspace", "--lang", "fr"], "invalid choice: 'fr'"),
+        (["workspace", str(ROOT / "notebooks" / "zh_CN")], "the course's own copy"),
+        (["reset", "1", "{tmp}/missing", "--lang", "zh_CN"], "workspace {tmp}/missing --lang zh_CN"),
         (["reset", "11", "{tmp}"], "no chapter '11'; give its number (1-10), an appendix (A1, A2)"),
         (["reset", "1", "{tmp}/missing"], "python -m nstlib.course workspace {tmp}/missing"),
         (["workspace", "{tmp}/a-file"], "is a file, not a folder"),

@@ -14,8 +14,12 @@ import json
 import re
 import sys
 from datetime import datetime
+from pathlib import Path
 
 from nstlib.course import chapters
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script: tools/ is sys.path[0]
+from tools import i18n  # noqa: E402
 
 #: No GPU run of the GPU tier exists yet; the only GPU measurement is of earlier chapters at CPU sizes.
 EARLIER_GPU = "(an earlier version of the chapters, at CPU sizes, took 8–29 s each on an H100)."
@@ -76,6 +80,8 @@ def main(argv: list[str]) -> None:
             opening["source"] = f"{text}\n\n{paragraph(seconds, nb)}".splitlines(keepends=True)
             path.write_text(json.dumps(nb, indent=1, ensure_ascii=False, sort_keys=True) + "\n")
             print("  wrote its run-time paragraph")
+    if "--write" in argv:
+        i18n.rebuild()  # the new paragraph stays English there until translated (status names it)
 
 
 if __name__ == "__main__":

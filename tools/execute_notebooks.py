@@ -22,6 +22,9 @@ from nbclient import NotebookClient
 
 from nstlib.course import NOTEBOOKS, chapters
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script: tools/ is sys.path[0]
+from tools import i18n  # noqa: E402
+
 WIDGET = "application/vnd.jupyter.widget-view+json"
 
 
@@ -62,6 +65,7 @@ def main(names: list[str]) -> None:
     for path in paths:
         seconds = execute(path)
         print(f"{path.name}: {seconds:.0f} s, {path.stat().st_size / 1e6:.2f} MB", flush=True)
+    i18n.rebuild(paths)  # the translated chapters carry the new outputs too
 
 
 if __name__ == "__main__":

@@ -7,14 +7,18 @@ Only those outputs change; re-run a chapter (tools/execute_notebooks.py) when it
 
 import json
 import re
+import sys
 from pathlib import Path
 
 import nstlib as nl
-from nstlib import color, passes, spatial, synthesis, training
 from nstlib import arbitrary as ar
+from nstlib import color, passes, spatial, synthesis, training
 from nstlib import realtime as rt
 from nstlib.course import show_source
 from nstlib.lbfgs import LBFGS
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script: tools/ is sys.path[0]
+from tools import i18n  # noqa: E402
 
 # What the chapters' show_source(...) cells name (chapter 7 shows nl.pyramid_stylize).
 NAMES = {"nl": nl, "color": color, "spatial": spatial, "LBFGS": LBFGS, **vars(passes), **vars(training)}
@@ -48,6 +52,7 @@ def main() -> None:
         if changed:
             path.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
         print(f"{path.name}: {changed} refreshed")
+    i18n.rebuild()  # the translated chapters show the same source
 
 
 if __name__ == "__main__":

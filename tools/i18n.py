@@ -293,7 +293,7 @@ def translated_source(source: str, cell_id: str, catalog: Catalog) -> str:
             message = catalog.get(text, cell_id)
             if message is not None and message.string and not message.fuzzy:
                 text = message.string
-        out.append(_relink(text) if is_par else text)
+        out.append(_relink(text) if is_par and translatable(text) else text)  # a code block's (X) is code
     return "".join(out)
 
 
@@ -451,7 +451,7 @@ def sheet(chapter: Path, lang: str = LANG, locale: Path = LOCALE, only_missing: 
     """The catalog as text: each English paragraph, then its translation (empty: to do)."""
     catalog = read_catalog(catalog_path(chapter, lang, locale))
     parts = [
-        f"# {chapter.name} -> {lang}: write each translation between '{_MARK} {lang} {_MARK}' and '{_MARK} end {_MARK}'.\n"
+        f"# {chapter.name} -> {lang}: write each translation between its {lang} mark and its end mark.\n"
     ]
     for message in catalog:
         if not message.id or (only_missing and message.string and not message.fuzzy):
